@@ -1,0 +1,141 @@
+//! Command-line definitions: commands, options, their environment
+//! variables and defaults.
+
+use crate::output::OutputFormat;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::time::Duration;
+
+/// Hands out EDB BigAnimal API tokens to kubectl, scripts and people:
+/// from the OS keychain when cached, refreshed before expiry, or through
+/// an OAuth device login.
+#[derive(Parser)]
+#[command(name = "biganimal-credential", version, max_term_width = 100)]
+#[command(after_help = "Exit codes: 0 success, 1 failure, 2 invalid usage or input, \
+    3 login required, 4 device login denied or expired.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// The command; `get` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command accepts.
+#[derive(Args, Clone)]
+pub struct GlobalArgs {
+    /// BigAnimal API base URL; plain http only for loopback hosts.
+    #[arg(long, global = true, env = "BA_API_URI", value_name = "URL",
+          default_value = crate::config::DEFAULT_API_URL, value_parser = parse_api_url)]
+    pub api_url: String,
+
+    /// Profile name; each profile is an independent login.
+    #[arg(long, global = true, env = "BIGANIMAL_PROFILE", default_value = "default",
+          value_parser = crate::config::validate_profile)]
+    pub profile: String,
+
+    /// Where credentials are kept. `auto` uses the OS keychain (Secret
+    /// Service on Linux) and falls back to `file` when none answers.
+    #[arg(long, global = true, env = "BIGANIMAL_CREDENTIAL_STORE", value_enum, default_value_t = StoreKind::Auto)]
+    pub store: StoreKind,
+
+    /// Renew the token when less than this is left (`90s`, `5m`, `1h`).
+    #[arg(long, global = true, env = "BIGANIMAL_MIN_TTL", value_name = "DURATION",
+          default_value = "5m", value_parser = crate::config::parse_duration)]
+    pub min_ttl: Duration,
+
+    /// Log in with the portal's free-trial client id (`freetrialClientId`).
+    #[arg(long, global = true, env = "BIGANIMAL_FREE_TRIAL")]
+    pub free_trial: bool,
+
+    /// Longest wait for another process's refresh or login of the same
+    /// profile (`30s`, `5m`).
+    #[arg(long, global = true, env = "BIGANIMAL_LOCK_TIMEOUT", value_name = "DURATION",
+          default_value = "5m", value_parser = crate::config::parse_duration)]
+    pub lock_timeout: Duration,
+
+    /// Longest wait for one keychain call (`5s`); a locked keyring can
+    /// otherwise wait forever for a password prompt.
+    #[arg(long, global = true, env = "BIGANIMAL_KEYCHAIN_TIMEOUT", value_name = "DURATION",
+          default_value = "5s", value_parser = crate::config::parse_duration)]
+    pub keychain_timeout: Duration,
+
+    /// Print what the helper does on stderr; secrets are never printed.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+/// The commands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Print a valid token: cached, refreshed, or after a device login.
+    Get(GetArgs),
+    /// Run a device login now, replacing any stored login of the profile.
+    Login,
+    /// Revoke the stored refresh token at the issuer and delete local state.
+    Logout,
+    /// Show the profile, account, token expiry and refresh-token age.
+    Status,
+}
+
+/// Options of `get`.
+#[derive(Args, Clone)]
+pub struct GetArgs {
+    /// Output form on stdout.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::ExecCredential)]
+    pub output: OutputFormat,
+
+    /// When a device login may start: `auto` only when stderr is a
+    /// terminal, `never` fails fast with exit code 3, `always` even without
+    /// a terminal.
+    #[arg(long, env = "BIGANIMAL_LOGIN", value_enum, default_value_t = LoginMode::Auto)]
+    pub login: LoginMode,
+}
+
+impl Default for GetArgs {
+    fn default() -> Self {
+        GetArgs {
+            output: OutputFormat::ExecCredential,
+            login: LoginMode::Auto,
+        }
+    }
+}
+
+/// Values of `--store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// The OS keychain, else `file`.
+    Auto,
+    /// The OS keychain (Secret Service on Linux); fail when it does not answer.
+    Keychain,
+    /// The Linux kernel keyring (user keyring); gone at reboot.
+    Keyutils,
+    /// Private files under the state directory.
+    File,
+}
+
+/// Values of `get --login`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoginMode {
+    /// Only when stderr is a terminal.
+    Auto,
+    /// Never; exit with code 3.
+    Never,
+    /// Whenever needed.
+    Always,
+}
+
+fn parse_api_url(text: &str) -> Result<String, String> {
+    crate::config::validate_url("API URL", text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+}

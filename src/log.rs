@@ -1,0 +1,36 @@
+//! Messages to stderr: notices always, details only with `-v`.
+//!
+//! Callers pass finished text; nothing here formats tokens, and no code
+//! passes a secret in. stdout is never written here.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// Turns detail messages on or off (the `-v` option).
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::Relaxed);
+}
+
+/// Tells whether `-v` is on.
+pub fn verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
+
+/// Writes a detail line to stderr when `-v` is on.
+pub fn info(message: &str) {
+    if verbose() {
+        write_line(message);
+    }
+}
+
+/// Writes a line to stderr whatever the verbosity.
+pub fn notice(message: &str) {
+    write_line(message);
+}
+
+fn write_line(message: &str) {
+    // A closed stderr must not turn into a panic or an error exit.
+    let _ = writeln!(std::io::stderr().lock(), "biganimal-credential: {message}");
+}

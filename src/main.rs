@@ -1,0 +1,38 @@
+//! `biganimal-credential`: hands out EDB BigAnimal API tokens to kubectl
+//! exec hooks, scripts and people. See `--help` and docs/.
+
+mod app;
+mod cli;
+mod clock;
+mod config;
+mod http;
+mod identity;
+mod log;
+mod oauth;
+mod output;
+mod secret;
+mod session;
+mod store;
+mod ui;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with exit code 0; real usage
+            // errors go to stderr with exit code 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match app::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            log::notice(&failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}

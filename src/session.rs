@@ -1,0 +1,468 @@
+//! The get-a-credential use case, apart from the OS: it takes its clock,
+//! issuer/portal client, store and discovery cache as values.
+//!
+//! `get` reads top to bottom as key → load → check → lock → re-read →
+//! refresh or login → save → return:
+//!
+//! | stored state                                      | result                                  |
+//! |---------------------------------------------------|-----------------------------------------|
+//! | token valid for at least `min_ttl`                | served; no lock, no network             |
+//! | after the lock: token changed while waiting, still valid | served (another process renewed it) |
+//! | refresh token younger than its 30-day lifetime    | refresh, then exchange                  |
+//! | refresh rejected with `invalid_grant`             | forget it if still stored, then login   |
+//! | refresh failed otherwise (network, 5xx)           | error; the refresh is not repeated      |
+//! | no refresh token, policy `Never`                  | `LoginRequired`                         |
+//! | no refresh token, policy `Auto`, a login failed in the last 10 min | `LoginRequired`        |
+//! | no refresh token, otherwise                       | device login, then exchange             |
+//!
+//! A rotated refresh token is saved before the exchange, so a crash or a
+//! failed exchange never leaves the store with a token the issuer has
+//! already retired.
+
+use crate::clock::{from_unix, Clock};
+use crate::identity::{DiscoveryCache, Identity};
+use crate::log;
+use crate::oauth::device::{poll_for_tokens, DeviceLoginError};
+use crate::oauth::{jwt, AuthServer, DeviceAuthorization, TokenResponse};
+use crate::secret::Secret;
+use crate::store::lock::{self, LockError, LockGuard};
+use crate::store::record::{RefreshRecord, TokenRecord, FORMAT_VERSION};
+use crate::store::{file, CredentialStore, StoreError};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// How long a refresh-token family lives from login; Auth0's absolute
+/// lifetime with rotation, which BigAnimal documents as 30 days.
+pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 86_400);
+/// How long `Auto` declines to start a new login after one failed.
+pub const LOGIN_RETRY_PAUSE: Duration = Duration::from_secs(600);
+/// Token lifetime assumed when neither the token nor the issuer states one.
+const FALLBACK_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// When a device login may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginPolicy {
+    /// Never; fail with [`SessionError::LoginRequired`] instead.
+    Never,
+    /// When someone can see it, unless a login failed in the last
+    /// [`LOGIN_RETRY_PAUSE`], so that a caller's retries do not start a
+    /// login each.
+    Auto,
+    /// Whenever a login is needed.
+    Always,
+}
+
+/// Fixed inputs of a session.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The profile name.
+    pub profile: String,
+    /// The API base.
+    pub api_url: String,
+    /// Log in with the portal's free-trial client id.
+    pub free_trial: bool,
+    /// A token with less than this left is renewed.
+    pub min_ttl: Duration,
+    /// The longest wait for another process's refresh or login.
+    pub lock_timeout: Duration,
+    /// Directory of lock files.
+    pub lock_dir: PathBuf,
+    /// Directory for login-failure markers.
+    pub state_dir: PathBuf,
+}
+
+/// Shows a device login to a person.
+pub trait LoginPrompt {
+    /// Shows the verification URL and user code.
+    fn show(&mut self, authorization: &DeviceAuthorization);
+    /// Called before each poll with the seconds left on the code.
+    fn waiting(&mut self, seconds_left: i64);
+    /// Called once when polling ends, successfully or not.
+    fn finished(&mut self);
+}
+
+/// Where a served credential came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The store, without network.
+    Cache,
+    /// A refresh-token grant and exchange.
+    Refresh,
+    /// A device login and exchange.
+    Login,
+}
+
+/// A BigAnimal token ready to hand out.
+pub struct Credential {
+    /// The BigAnimal bearer token.
+    pub token: Secret,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+    /// Where it came from.
+    pub source: Source,
+}
+
+/// Why no credential could be served.
+#[derive(Debug)]
+pub enum SessionError {
+    /// A device login is needed but not allowed here.
+    LoginRequired {
+        /// The profile that needs a login.
+        profile: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// The device login ended without tokens.
+    Login(DeviceLoginError),
+    /// The issuer or the portal failed.
+    Auth(crate::oauth::Error),
+    /// The store failed.
+    Store(StoreError),
+    /// The per-identity lock could not be taken.
+    Lock(LockError),
+    /// A setting or a discovery value is invalid.
+    Config(String),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::LoginRequired { profile, reason } => {
+                let option = if profile == "default" {
+                    String::new()
+                } else {
+                    format!(" --profile {profile}")
+                };
+                write!(f, "login required: {reason}; run `biganimal-credential login{option}`")
+            }
+            SessionError::Login(e) => write!(f, "{e}"),
+            SessionError::Auth(e) => write!(f, "{e}"),
+            SessionError::Store(e) => write!(f, "{e}"),
+            SessionError::Lock(e) => write!(f, "{e}"),
+            SessionError::Config(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+impl From<StoreError> for SessionError {
+    fn from(e: StoreError) -> Self {
+        SessionError::Store(e)
+    }
+}
+
+impl From<crate::oauth::Error> for SessionError {
+    fn from(e: crate::oauth::Error) -> Self {
+        SessionError::Auth(e)
+    }
+}
+
+impl From<LockError> for SessionError {
+    fn from(e: LockError) -> Self {
+        SessionError::Lock(e)
+    }
+}
+
+/// The use case with its collaborators.
+pub struct Session<'a> {
+    /// Fixed inputs.
+    pub settings: &'a Settings,
+    /// The issuer and portal.
+    pub server: &'a dyn AuthServer,
+    /// Where credentials are kept.
+    pub store: &'a CredentialStore,
+    /// Cached provider discovery.
+    pub discovery: &'a DiscoveryCache,
+    /// The clock every expiry check reads.
+    pub clock: &'a dyn Clock,
+}
+
+impl Session<'_> {
+    /// Returns a valid BigAnimal token: cached, refreshed, or from a new
+    /// device login, following the table in the module documentation.
+    pub fn get(&self, policy: LoginPolicy, prompt: &mut dyn LoginPrompt) -> Result<Credential, SessionError> {
+        let identity = self.identity()?;
+        let key = identity.key();
+        let cached = self.store.load_token(&key)?;
+        if let Some(credential) = self.fresh(cached.as_ref(), self.settings.min_ttl) {
+            return Ok(credential);
+        }
+
+        let _lock = self.lock(&identity, "refresh")?;
+        let reread = self.store.load_token(&key)?;
+        let changed = match (&cached, &reread) {
+            (Some(before), Some(after)) => before.token != after.token,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        let margin = if changed { Duration::ZERO } else { self.settings.min_ttl };
+        if let Some(credential) = self.fresh(reread.as_ref(), margin) {
+            log::info("another process renewed the token while this one waited");
+            return Ok(credential);
+        }
+
+        if let Some(refresh) = self.usable_refresh(&identity)? {
+            match self.refresh(&identity, refresh) {
+                Ok(credential) => return Ok(credential),
+                Err(RefreshFailure::Rejected(e)) => {
+                    log::notice(&format!("the stored login is no longer valid ({e}); a new login is needed"));
+                }
+                Err(RefreshFailure::Other(e)) => return Err(e),
+            }
+        }
+
+        match policy {
+            LoginPolicy::Never => Err(SessionError::LoginRequired {
+                profile: identity.profile.clone(),
+                reason: format!("no valid stored login for profile `{}`", identity.profile),
+            }),
+            LoginPolicy::Auto if self.recent_login_failure(&identity).is_some() => {
+                Err(SessionError::LoginRequired {
+                    profile: identity.profile.clone(),
+                    reason: format!(
+                        "the last device login for profile `{}` failed less than {} minutes ago",
+                        identity.profile,
+                        LOGIN_RETRY_PAUSE.as_secs() / 60
+                    ),
+                })
+            }
+            LoginPolicy::Auto | LoginPolicy::Always => self.device_login(&identity, prompt),
+        }
+    }
+
+    /// Runs a device login whatever is stored, under the identity's lock.
+    pub fn login(&self, prompt: &mut dyn LoginPrompt) -> Result<Credential, SessionError> {
+        let identity = self.identity()?;
+        let _lock = self.lock(&identity, "device login")?;
+        self.device_login(&identity, prompt)
+    }
+
+    /// Resolves the identity from cached discovery, or discovers and caches it.
+    pub fn identity(&self) -> Result<Identity, SessionError> {
+        let api_url = &self.settings.api_url;
+        let provider = match self.discovery.load(api_url) {
+            Some(provider) => provider,
+            None => {
+                log::info(&format!("discovering the login provider at `{api_url}/auth/provider`"));
+                let provider = self.server.discover(api_url)?;
+                self.save_discovery(&provider);
+                provider
+            }
+        };
+        Identity::new(&self.settings.profile, api_url, &provider, self.settings.free_trial)
+            .map_err(SessionError::Config)
+    }
+
+    /// Returns the stored credential when it has at least `margin` left.
+    fn fresh(&self, record: Option<&TokenRecord>, margin: Duration) -> Option<Credential> {
+        let record = record?;
+        let expires_at = from_unix(record.expires_at);
+        let left = expires_at - self.clock.now();
+        if left.is_positive() && left.unsigned_abs() >= margin && left.unsigned_abs() > Duration::ZERO {
+            Some(Credential {
+                token: record.token.clone(),
+                expires_at,
+                source: Source::Cache,
+            })
+        } else {
+            None
+        }
+    }
+
+    fn lock(&self, identity: &Identity, action: &str) -> Result<LockGuard, SessionError> {
+        let purpose = format!("{action} of profile `{}`", identity.profile);
+        Ok(lock::acquire(
+            &self.settings.lock_dir,
+            &identity.lock_name(),
+            &purpose,
+            self.settings.lock_timeout,
+            self.clock,
+        )?)
+    }
+
+    /// Loads the refresh record when it can still be used.
+    fn usable_refresh(&self, identity: &Identity) -> Result<Option<RefreshRecord>, SessionError> {
+        let key = identity.key();
+        let Some(record) = self.store.load_refresh(&key)? else {
+            return Ok(None);
+        };
+        let age = self.clock.now() - from_unix(record.login_at);
+        if age.unsigned_abs() >= REFRESH_TOKEN_LIFETIME && age.is_positive() {
+            log::notice(&format!(
+                "the stored login for profile `{}` is older than {} days and can no longer be refreshed",
+                identity.profile,
+                REFRESH_TOKEN_LIFETIME.as_secs() / 86_400
+            ));
+            self.store.delete_refresh(&key)?;
+            return Ok(None);
+        }
+        if record.issuer != identity.issuer || record.client_id != identity.client_id {
+            return Ok(None);
+        }
+        Ok(Some(record))
+    }
+
+    fn refresh(&self, identity: &Identity, record: RefreshRecord) -> Result<Credential, RefreshFailure> {
+        let key = identity.key();
+        log::info(&format!("refreshing the token for profile `{}`", identity.profile));
+        let requested_at = self.clock.now();
+        let tokens = match self.server.refresh(&record.issuer, &record.client_id, &record.refresh_token) {
+            Ok(tokens) => tokens,
+            Err(e) if e.oauth_code() == Some("invalid_grant") => {
+                self.forget_refresh_if_unchanged(&key, &record.refresh_token)
+                    .map_err(RefreshFailure::Other)?;
+                return Err(RefreshFailure::Rejected(e));
+            }
+            Err(e) => return Err(RefreshFailure::Other(e.into())),
+        };
+
+        if let Some(rotated) = &tokens.refresh_token {
+            let updated = RefreshRecord {
+                refresh_token: rotated.clone(),
+                rotated_at: requested_at.unix_timestamp(),
+                email: tokens.id_token.as_ref().and_then(|t| jwt::email(t.expose())).or(record.email),
+                ..record
+            };
+            self.store.save_refresh(&key, &updated).map_err(|e| RefreshFailure::Other(e.into()))?;
+        }
+        self.exchange_and_save(identity, &tokens, requested_at, Source::Refresh)
+            .map_err(RefreshFailure::Other)
+    }
+
+    /// Deletes the stored refresh token only if it is still `failed`: another
+    /// process may have stored a newer one meanwhile.
+    fn forget_refresh_if_unchanged(&self, key: &str, failed: &Secret) -> Result<(), SessionError> {
+        if let Some(current) = self.store.load_refresh(key)? {
+            if &current.refresh_token == failed {
+                self.store.delete_refresh(key)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn device_login(&self, cached: &Identity, prompt: &mut dyn LoginPrompt) -> Result<Credential, SessionError> {
+        // A login fetches discovery afresh: the portal may have changed its client.
+        let provider = self.server.discover(&self.settings.api_url)?;
+        self.save_discovery(&provider);
+        let identity = Identity::new(&cached.profile, &cached.api_url, &provider, self.settings.free_trial)
+            .map_err(SessionError::Config)?;
+        let key = identity.key();
+
+        let authorization =
+            self.server
+                .request_device_code(&identity.issuer, &identity.client_id, &identity.scope, &identity.audience)?;
+        prompt.show(&authorization);
+        let polled = poll_for_tokens(
+            self.server,
+            self.clock,
+            &identity.issuer,
+            &identity.client_id,
+            &authorization,
+            &mut |left| prompt.waiting(left),
+        );
+        prompt.finished();
+        let tokens = match polled {
+            Ok(tokens) => tokens,
+            Err(e) => {
+                self.record_login_failure(&identity);
+                return Err(SessionError::Login(e));
+            }
+        };
+        let requested_at = self.clock.now();
+        self.clear_login_failure(&identity);
+
+        let login_at = requested_at.unix_timestamp();
+        match &tokens.refresh_token {
+            Some(refresh_token) => {
+                let record = RefreshRecord {
+                    v: FORMAT_VERSION,
+                    refresh_token: refresh_token.clone(),
+                    issuer: identity.issuer.clone(),
+                    client_id: identity.client_id.clone(),
+                    login_at,
+                    rotated_at: login_at,
+                    email: tokens.id_token.as_ref().and_then(|t| jwt::email(t.expose())),
+                };
+                self.store.save_refresh(&key, &record)?;
+            }
+            None => {
+                log::notice("the issuer returned no refresh token; the next expiry will need a new login");
+                self.store.delete_refresh(&key)?;
+            }
+        }
+        self.exchange_and_save(&identity, &tokens, requested_at, Source::Login)
+    }
+
+    fn exchange_and_save(
+        &self,
+        identity: &Identity,
+        tokens: &TokenResponse,
+        requested_at: OffsetDateTime,
+        source: Source,
+    ) -> Result<Credential, SessionError> {
+        let token = self.server.exchange(&identity.api_url, &tokens.access_token)?;
+        let expires_at = expiry_of(&token, tokens, requested_at);
+        let record = TokenRecord {
+            v: FORMAT_VERSION,
+            token: token.clone(),
+            expires_at: expires_at.unix_timestamp(),
+            obtained_at: requested_at.unix_timestamp(),
+        };
+        self.store.save_token(&identity.key(), &record)?;
+        Ok(Credential { token, expires_at, source })
+    }
+
+    fn save_discovery(&self, provider: &crate::oauth::Provider) {
+        if let Err(e) = self.discovery.save(&self.settings.api_url, provider) {
+            log::notice(&format!("could not cache the provider discovery: {e}"));
+        }
+    }
+
+    fn failure_marker(&self, identity: &Identity) -> PathBuf {
+        self.settings
+            .state_dir
+            .join(format!("login-failed-{}", identity.lock_name()))
+    }
+
+    fn record_login_failure(&self, identity: &Identity) {
+        let path = self.failure_marker(identity);
+        let stamp = self.clock.now().unix_timestamp().to_string();
+        let _ = file::create_private_dir(&self.settings.state_dir)
+            .and_then(|_| file::write_atomically(&path, stamp.as_bytes()));
+    }
+
+    fn clear_login_failure(&self, identity: &Identity) {
+        let _ = std::fs::remove_file(self.failure_marker(identity));
+    }
+
+    /// Returns when the last login failed, if within [`LOGIN_RETRY_PAUSE`].
+    fn recent_login_failure(&self, identity: &Identity) -> Option<OffsetDateTime> {
+        let text = std::fs::read_to_string(self.failure_marker(identity)).ok()?;
+        let at = from_unix(text.trim().parse().ok()?);
+        let since = self.clock.now() - at;
+        (since.is_positive() && since.unsigned_abs() < LOGIN_RETRY_PAUSE).then_some(at)
+    }
+}
+
+/// Why a refresh did not produce a credential.
+enum RefreshFailure {
+    /// The issuer rejected the refresh token (`invalid_grant`): log in again.
+    Rejected(crate::oauth::Error),
+    /// Anything else: report it.
+    Other(SessionError),
+}
+
+/// Works out when a BigAnimal token expires: its JWT `exp`, else the raw
+/// token's `expires_in` counted from the request, else one hour.
+pub fn expiry_of(token: &Secret, tokens: &TokenResponse, requested_at: OffsetDateTime) -> OffsetDateTime {
+    if let Some(exp) = jwt::expiry(token.expose()) {
+        return from_unix(exp);
+    }
+    match tokens.expires_in {
+        Some(seconds) => requested_at + Duration::from_secs(seconds.min(366 * 86_400)),
+        None => requested_at + FALLBACK_LIFETIME,
+    }
+}

@@ -1,0 +1,66 @@
+//! Chooses the store for `--store`.
+//!
+//! `auto` tries, in order:
+//! 1. the OS keychain (Secret Service on Linux), when it answers within the
+//!    keychain timeout;
+//! 2. the file store, with a notice on stderr the first time it is chosen.
+//!
+//! A keychain that exists but fails (locked, timed out) is an error rather
+//! than a reason to fall back, so credentials never split between stores.
+
+use super::file::{self, FileStore};
+use super::keychain::KeychainStore;
+use super::{SecretStore, StoreError};
+use crate::cli::StoreKind;
+use crate::log;
+use std::path::Path;
+use std::time::Duration;
+
+/// Opens the store chosen by `kind`. `state_dir` holds the file store.
+pub fn open(kind: StoreKind, state_dir: &Path, keychain_timeout: Duration) -> Result<Box<dyn SecretStore>, StoreError> {
+    let file_store = || Box::new(FileStore::new(state_dir.join("store")));
+    match kind {
+        StoreKind::File => Ok(file_store()),
+        StoreKind::Keychain => Ok(Box::new(KeychainStore::connect(keychain_timeout)?)),
+        StoreKind::Keyutils => open_keyutils(),
+        StoreKind::Auto => match KeychainStore::connect(keychain_timeout) {
+            Ok(store) => Ok(Box::new(store)),
+            Err(e) if e.unavailable => {
+                notice_file_fallback_once(state_dir, &e);
+                Ok(file_store())
+            }
+            Err(e) => Err(e),
+        },
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn open_keyutils() -> Result<Box<dyn SecretStore>, StoreError> {
+    Ok(Box::new(super::keyutils::KeyutilsStore::open()?))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_keyutils() -> Result<Box<dyn SecretStore>, StoreError> {
+    Err(StoreError {
+        store: "keyutils",
+        action: "open",
+        detail: "kernel keyutils exists only on Linux; use `--store keychain` or `--store file`".to_string(),
+        unavailable: true,
+    })
+}
+
+/// Prints the fallback notice unless a marker file says it was shown.
+fn notice_file_fallback_once(state_dir: &Path, reason: &StoreError) {
+    let marker = state_dir.join("file-store-notice-shown");
+    if marker.exists() {
+        return;
+    }
+    log::notice(&format!(
+        "no OS keychain is available ({}); keeping credentials in private files under `{}` \
+         (mode 0600). Set `--store` or `BIGANIMAL_CREDENTIAL_STORE` to choose explicitly. \
+         This notice is shown once.",
+        reason.detail,
+        state_dir.join("store").display()
+    ));
+    let _ = file::create_private_dir(state_dir).and_then(|_| std::fs::write(&marker, b""));
+}
