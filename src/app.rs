@@ -88,13 +88,7 @@ impl Context {
     }
 
     fn session(&self) -> Session<'_> {
-        Session {
-            settings: &self.settings,
-            server: &self.server,
-            store: &self.store,
-            discovery: &self.discovery,
-            clock: &self.clock,
-        }
+        Session::new(&self.settings, &self.server, &self.store, &self.discovery, &self.clock)
     }
 }
 

@@ -65,7 +65,7 @@ pub struct Settings {
     pub free_trial: bool,
     /// A token with less than this left is renewed.
     pub min_ttl: Duration,
-    /// The longest wait for another process's refresh or login.
+    /// Maximum wait for another process's refresh or login.
     pub lock_timeout: Duration,
     /// Directory of lock files.
     pub lock_dir: PathBuf,
@@ -168,19 +168,35 @@ impl From<LockError> for SessionError {
 
 /// The use case with its collaborators.
 pub struct Session<'a> {
-    /// Fixed inputs.
-    pub settings: &'a Settings,
-    /// The issuer and portal.
-    pub server: &'a dyn AuthServer,
-    /// Where credentials are kept.
-    pub store: &'a CredentialStore,
-    /// Cached provider discovery.
-    pub discovery: &'a DiscoveryCache,
-    /// The clock every expiry check reads.
-    pub clock: &'a dyn Clock,
+    settings: &'a Settings,
+    server: &'a dyn AuthServer,
+    store: &'a CredentialStore,
+    discovery: &'a DiscoveryCache,
+    clock: &'a dyn Clock,
+    /// The discovery fetched over the network by this session, if any, so
+    /// a login right after a cache miss does not fetch it twice.
+    discovered: std::cell::RefCell<Option<crate::oauth::Provider>>,
 }
 
-impl Session<'_> {
+impl<'a> Session<'a> {
+    /// Creates a session from its collaborators.
+    pub fn new(
+        settings: &'a Settings,
+        server: &'a dyn AuthServer,
+        store: &'a CredentialStore,
+        discovery: &'a DiscoveryCache,
+        clock: &'a dyn Clock,
+    ) -> Self {
+        Session {
+            settings,
+            server,
+            store,
+            discovery,
+            clock,
+            discovered: std::cell::RefCell::new(None),
+        }
+    }
+
     /// Returns a valid BigAnimal token: cached, refreshed, or from a new
     /// device login, following the table in the module documentation.
     pub fn get(&self, policy: LoginPolicy, prompt: &mut dyn LoginPrompt) -> Result<Credential, SessionError> {
@@ -245,12 +261,7 @@ impl Session<'_> {
         let api_url = &self.settings.api_url;
         let provider = match self.discovery.load(api_url) {
             Some(provider) => provider,
-            None => {
-                log::info(&format!("discovering the login provider at `{api_url}/auth/provider`"));
-                let provider = self.server.discover(api_url)?;
-                self.save_discovery(&provider);
-                provider
-            }
+            None => self.discover()?,
         };
         Identity::new(&self.settings.profile, api_url, &provider, self.settings.free_trial)
             .map_err(SessionError::Config)
@@ -345,8 +356,11 @@ impl Session<'_> {
 
     fn device_login(&self, cached: &Identity, prompt: &mut dyn LoginPrompt) -> Result<Credential, SessionError> {
         // A login fetches discovery afresh: the portal may have changed its client.
-        let provider = self.server.discover(&self.settings.api_url)?;
-        self.save_discovery(&provider);
+        let fetched = self.discovered.borrow().clone();
+        let provider = match fetched {
+            Some(provider) => provider,
+            None => self.discover()?,
+        };
         let identity = Identity::new(&cached.profile, &cached.api_url, &provider, self.settings.free_trial)
             .map_err(SessionError::Config)?;
         let key = identity.key();
@@ -415,10 +429,16 @@ impl Session<'_> {
         Ok(Credential { token, expires_at, source })
     }
 
-    fn save_discovery(&self, provider: &crate::oauth::Provider) {
-        if let Err(e) = self.discovery.save(&self.settings.api_url, provider) {
+    /// Fetches provider discovery and caches it.
+    fn discover(&self) -> Result<crate::oauth::Provider, SessionError> {
+        let api_url = &self.settings.api_url;
+        log::info(&format!("discovering the login provider at `{api_url}/auth/provider`"));
+        let provider = self.server.discover(api_url)?;
+        if let Err(e) = self.discovery.save(api_url, &provider) {
             log::notice(&format!("could not cache the provider discovery: {e}"));
         }
+        *self.discovered.borrow_mut() = Some(provider.clone());
+        Ok(provider)
     }
 
     fn failure_marker(&self, identity: &Identity) -> PathBuf {
@@ -443,7 +463,7 @@ impl Session<'_> {
         let text = std::fs::read_to_string(self.failure_marker(identity)).ok()?;
         let at = from_unix(text.trim().parse().ok()?);
         let since = self.clock.now() - at;
-        (since.is_positive() && since.unsigned_abs() < LOGIN_RETRY_PAUSE).then_some(at)
+        (!since.is_negative() && since.unsigned_abs() < LOGIN_RETRY_PAUSE).then_some(at)
     }
 }
 
@@ -464,5 +484,299 @@ pub fn expiry_of(token: &Secret, tokens: &TokenResponse, requested_at: OffsetDat
     match tokens.expires_in {
         Some(seconds) => requested_at + Duration::from_secs(seconds.min(366 * 86_400)),
         None => requested_at + FALLBACK_LIFETIME,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The decision table, driven with an in-memory issuer, an in-memory
+    //! store and a fake clock.
+
+    use super::*;
+    use crate::clock::fake::FakeClock;
+    use crate::oauth::{Error as OAuthError, Provider};
+    use crate::store::{SecretStore, StoreError};
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct MemoryStore(Mutex<HashMap<String, String>>);
+
+    impl SecretStore for MemoryStore {
+        fn name(&self) -> &'static str {
+            "memory"
+        }
+        fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+            Ok(self.0.lock().unwrap().get(key).cloned())
+        }
+        fn set(&self, key: &str, value: &str) -> Result<(), StoreError> {
+            self.0.lock().unwrap().insert(key.to_string(), value.to_string());
+            Ok(())
+        }
+        fn delete(&self, key: &str) -> Result<(), StoreError> {
+            self.0.lock().unwrap().remove(key);
+            Ok(())
+        }
+    }
+
+    /// An issuer and portal in memory that counts calls.
+    #[derive(Default)]
+    struct FakeServer {
+        calls: RefCell<Vec<&'static str>>,
+        refresh_answer: RefCell<Option<&'static str>>,
+        rotate: bool,
+        next_token: RefCell<u32>,
+    }
+
+    impl FakeServer {
+        fn rotating() -> Self {
+            FakeServer {
+                rotate: true,
+                ..Default::default()
+            }
+        }
+        fn calls(&self) -> Vec<&'static str> {
+            self.calls.borrow().clone()
+        }
+        fn tokens(&self) -> TokenResponse {
+            *self.next_token.borrow_mut() += 1;
+            let n = *self.next_token.borrow();
+            TokenResponse {
+                access_token: Secret::new(format!("raw-{n}")),
+                id_token: None,
+                refresh_token: self.rotate.then(|| Secret::new(format!("rt-{n}"))),
+                expires_in: Some(3600),
+            }
+        }
+    }
+
+    impl AuthServer for FakeServer {
+        fn discover(&self, _: &str) -> Result<Provider, OAuthError> {
+            self.calls.borrow_mut().push("discover");
+            Ok(Provider {
+                client_id: "client".to_string(),
+                freetrial_client_id: None,
+                issuer_uri: "https://issuer.example/".to_string(),
+                scope: "openid offline_access".to_string(),
+                audience: "aud".to_string(),
+            })
+        }
+        fn request_device_code(&self, _: &str, _: &str, _: &str, _: &str) -> Result<DeviceAuthorization, OAuthError> {
+            self.calls.borrow_mut().push("device_code");
+            Ok(DeviceAuthorization {
+                device_code: Secret::new("dc"),
+                user_code: "ABCD-EFGH".to_string(),
+                verification_uri: "https://issuer.example/activate".to_string(),
+                verification_uri_complete: None,
+                expires_in: 600,
+                interval: 5.0,
+            })
+        }
+        fn poll_device_token(&self, _: &str, _: &str, _: &Secret) -> Result<TokenResponse, OAuthError> {
+            self.calls.borrow_mut().push("poll");
+            let mut tokens = self.tokens();
+            tokens.refresh_token = Some(Secret::new("rt-login"));
+            Ok(tokens)
+        }
+        fn refresh(&self, _: &str, _: &str, _: &Secret) -> Result<TokenResponse, OAuthError> {
+            self.calls.borrow_mut().push("refresh");
+            match *self.refresh_answer.borrow() {
+                Some(code) => Err(OAuthError::OAuth {
+                    operation: "refresh",
+                    code: code.to_string(),
+                    description: None,
+                    status: 403,
+                    retry_after: None,
+                }),
+                None => Ok(self.tokens()),
+            }
+        }
+        fn exchange(&self, _: &str, raw: &Secret) -> Result<Secret, OAuthError> {
+            self.calls.borrow_mut().push("exchange");
+            Ok(Secret::new(format!("ba-{}", raw.expose())))
+        }
+        fn revoke(&self, _: &str, _: &str, _: &Secret) -> Result<(), OAuthError> {
+            self.calls.borrow_mut().push("revoke");
+            Ok(())
+        }
+    }
+
+    struct SilentPrompt(u32);
+
+    impl LoginPrompt for SilentPrompt {
+        fn show(&mut self, _: &DeviceAuthorization) {
+            self.0 += 1;
+        }
+        fn waiting(&mut self, _: i64) {}
+        fn finished(&mut self) {}
+    }
+
+    struct Fixture {
+        settings: Settings,
+        store: CredentialStore,
+        discovery: DiscoveryCache,
+        clock: FakeClock,
+    }
+
+    impl Fixture {
+        fn new(name: &str) -> Self {
+            let root = std::env::temp_dir().join(format!("bac-session-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&root);
+            Fixture {
+                settings: Settings {
+                    profile: "default".to_string(),
+                    api_url: "https://portal.example/api/v3".to_string(),
+                    free_trial: false,
+                    min_ttl: Duration::from_secs(300),
+                    lock_timeout: Duration::from_secs(1),
+                    lock_dir: root.join("locks"),
+                    state_dir: root.join("state"),
+                },
+                store: CredentialStore::new(Box::new(MemoryStore::default())),
+                discovery: DiscoveryCache::new(root.join("cache")),
+                clock: FakeClock::new(),
+            }
+        }
+
+        fn session<'a>(&'a self, server: &'a FakeServer) -> Session<'a> {
+            Session::new(&self.settings, server, &self.store, &self.discovery, &self.clock)
+        }
+    }
+
+    #[test]
+    fn first_get_logs_in_then_caches() {
+        let fixture = Fixture::new("first");
+        let server = FakeServer::rotating();
+        let mut prompt = SilentPrompt(0);
+        let first = fixture.session(&server).get(LoginPolicy::Always, &mut prompt).unwrap();
+        assert_eq!(first.source, Source::Login);
+        assert_eq!(prompt.0, 1);
+        assert_eq!(server.calls(), vec!["discover", "device_code", "poll", "exchange"]);
+
+        server.calls.borrow_mut().clear();
+        let second = fixture.session(&server).get(LoginPolicy::Never, &mut prompt).unwrap();
+        assert_eq!(second.source, Source::Cache);
+        assert_eq!(second.token, first.token);
+        assert!(server.calls().is_empty());
+    }
+
+    #[test]
+    fn refresh_under_min_ttl_uses_two_requests() {
+        let fixture = Fixture::new("refresh");
+        let server = FakeServer::rotating();
+        let mut prompt = SilentPrompt(0);
+        fixture.session(&server).get(LoginPolicy::Always, &mut prompt).unwrap();
+        server.calls.borrow_mut().clear();
+
+        fixture.clock.advance(Duration::from_secs(3600 - 200));
+        let renewed = fixture.session(&server).get(LoginPolicy::Never, &mut prompt).unwrap();
+        assert_eq!(renewed.source, Source::Refresh);
+        assert_eq!(server.calls(), vec!["refresh", "exchange"]);
+        let stored = fixture.store.load_refresh(&fixture.session(&server).identity().unwrap().key()).unwrap().unwrap();
+        assert_eq!(stored.refresh_token.expose(), "rt-2");
+    }
+
+    #[test]
+    fn refresh_without_rotation_keeps_old_token() {
+        let fixture = Fixture::new("norotate");
+        let server = FakeServer::default();
+        let mut prompt = SilentPrompt(0);
+        fixture.session(&server).get(LoginPolicy::Always, &mut prompt).unwrap();
+        fixture.clock.advance(Duration::from_secs(3500));
+        fixture.session(&server).get(LoginPolicy::Never, &mut prompt).unwrap();
+        let key = fixture.session(&server).identity().unwrap().key();
+        let stored = fixture.store.load_refresh(&key).unwrap().unwrap();
+        assert_eq!(stored.refresh_token.expose(), "rt-login");
+    }
+
+    #[test]
+    fn invalid_grant_with_never_fails_fast() {
+        let fixture = Fixture::new("invalid-never");
+        let server = FakeServer::rotating();
+        let mut prompt = SilentPrompt(0);
+        fixture.session(&server).get(LoginPolicy::Always, &mut prompt).unwrap();
+        *server.refresh_answer.borrow_mut() = Some("invalid_grant");
+        fixture.clock.advance(Duration::from_secs(3500));
+
+        let err = fixture.session(&server).get(LoginPolicy::Never, &mut prompt).err().unwrap();
+        assert!(matches!(err, SessionError::LoginRequired { .. }), "{err}");
+        assert!(err.to_string().contains("biganimal-credential login"), "{err}");
+        let key = fixture.session(&server).identity().unwrap().key();
+        assert!(fixture.store.load_refresh(&key).unwrap().is_none());
+    }
+
+    #[test]
+    fn invalid_grant_with_always_logs_in() {
+        let fixture = Fixture::new("invalid-always");
+        let server = FakeServer::rotating();
+        let mut prompt = SilentPrompt(0);
+        fixture.session(&server).get(LoginPolicy::Always, &mut prompt).unwrap();
+        *server.refresh_answer.borrow_mut() = Some("invalid_grant");
+        fixture.clock.advance(Duration::from_secs(3500));
+        server.calls.borrow_mut().clear();
+
+        let credential = fixture.session(&server).get(LoginPolicy::Always, &mut prompt).unwrap();
+        assert_eq!(credential.source, Source::Login);
+        assert_eq!(server.calls(), vec!["refresh", "discover", "device_code", "poll", "exchange"]);
+    }
+
+    #[test]
+    fn other_refresh_error_is_reported_and_kept() {
+        let fixture = Fixture::new("refresh-error");
+        let server = FakeServer::rotating();
+        let mut prompt = SilentPrompt(0);
+        fixture.session(&server).get(LoginPolicy::Always, &mut prompt).unwrap();
+        *server.refresh_answer.borrow_mut() = Some("temporarily_unavailable");
+        fixture.clock.advance(Duration::from_secs(3500));
+
+        let err = fixture.session(&server).get(LoginPolicy::Always, &mut prompt).err().unwrap();
+        assert!(matches!(err, SessionError::Auth(_)), "{err}");
+        let key = fixture.session(&server).identity().unwrap().key();
+        assert!(fixture.store.load_refresh(&key).unwrap().is_some());
+    }
+
+    #[test]
+    fn old_refresh_token_is_not_used() {
+        let fixture = Fixture::new("old-refresh");
+        let server = FakeServer::rotating();
+        let mut prompt = SilentPrompt(0);
+        fixture.session(&server).get(LoginPolicy::Always, &mut prompt).unwrap();
+        fixture.clock.advance(REFRESH_TOKEN_LIFETIME + Duration::from_secs(1));
+        server.calls.borrow_mut().clear();
+
+        let err = fixture.session(&server).get(LoginPolicy::Never, &mut prompt).err().unwrap();
+        assert!(matches!(err, SessionError::LoginRequired { .. }));
+        assert!(server.calls().is_empty());
+    }
+
+    #[test]
+    fn auto_policy_pauses_after_failed_login() {
+        let fixture = Fixture::new("pause");
+        let server = FakeServer::rotating();
+        let identity = fixture.session(&server).identity().unwrap();
+        fixture.session(&server).record_login_failure(&identity);
+
+        let err = fixture.session(&server).get(LoginPolicy::Auto, &mut SilentPrompt(0)).err().unwrap();
+        assert!(err.to_string().contains("failed less than 10 minutes ago"), "{err}");
+
+        fixture.clock.advance(LOGIN_RETRY_PAUSE);
+        assert!(fixture.session(&server).get(LoginPolicy::Auto, &mut SilentPrompt(0)).is_ok());
+    }
+
+    #[test]
+    fn expiry_prefers_jwt_exp() {
+        use base64::Engine;
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"exp":1800000000}"#);
+        let token = Secret::new(format!("h.{payload}.s"));
+        let tokens = TokenResponse {
+            access_token: Secret::new("raw"),
+            id_token: None,
+            refresh_token: None,
+            expires_in: Some(60),
+        };
+        let at = time::macros::datetime!(2026-01-01 00:00:00 UTC);
+        assert_eq!(expiry_of(&token, &tokens, at).unix_timestamp(), 1_800_000_000);
+        assert_eq!(expiry_of(&Secret::new("opaque"), &tokens, at), at + Duration::from_secs(60));
     }
 }
