@@ -1,20 +1,7 @@
 //! `biganimal-credential`: hands out EDB BigAnimal API tokens to kubectl
 //! exec hooks, scripts and people. See `--help` and docs/.
 
-mod app;
-mod cli;
-mod clock;
-mod config;
-mod http;
-mod identity;
-mod log;
-mod oauth;
-mod output;
-mod secret;
-mod session;
-mod store;
-mod ui;
-
+use biganimal_credential::{app, cli, log};
 use clap::Parser;
 use std::process::ExitCode;
 

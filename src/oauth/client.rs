@@ -197,7 +197,8 @@ impl AuthServer for HttpAuthServer {
 }
 
 /// Returns the JSON body of a 2xx reply, or the error the reply describes.
-fn expect_success(
+/// `sent_secret` is masked wherever the server echoes it into error text.
+pub fn expect_success(
     operation: &'static str,
     url: &str,
     reply: &Reply,
@@ -287,7 +288,8 @@ fn clean_text(text: &str, sent_secret: Option<&Secret>) -> String {
     text
 }
 
-fn parse_device_authorization(url: &str, body: &Value) -> Result<DeviceAuthorization, Error> {
+/// Parses a device authorization response (RFC 8628 §3.2).
+pub fn parse_device_authorization(url: &str, body: &Value) -> Result<DeviceAuthorization, Error> {
     let invalid = |detail: &str| Error::InvalidResponse {
         operation: "device authorization",
         url: url.to_string(),
@@ -322,7 +324,8 @@ fn parse_device_authorization(url: &str, body: &Value) -> Result<DeviceAuthoriza
     })
 }
 
-fn parse_token_response(
+/// Parses a successful token response (RFC 6749 §5.1).
+pub fn parse_token_response(
     operation: &'static str,
     url: &str,
     body: &Value,
