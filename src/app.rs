@@ -82,7 +82,7 @@ impl Context {
             },
             store: CredentialStore::new(backend),
             discovery: DiscoveryCache::new(dirs.cache),
-            server: HttpAuthServer::new(Http::new()),
+            server: HttpAuthServer::new(Http::new(global.http_timeout)),
             clock: SystemClock,
         })
     }

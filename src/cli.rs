@@ -2,6 +2,7 @@
 //! variables and defaults.
 
 use crate::output::OutputFormat;
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::time::Duration;
 
@@ -45,7 +46,7 @@ pub struct GlobalArgs {
     pub min_ttl: Duration,
 
     /// Log in with the portal's free-trial client id (`freetrialClientId`).
-    #[arg(long, global = true, env = "BIGANIMAL_FREE_TRIAL")]
+    #[arg(long, global = true, env = "BIGANIMAL_FREE_TRIAL", value_parser = BoolishValueParser::new())]
     pub free_trial: bool,
 
     /// Longest wait for another process's refresh or login of the same
@@ -60,8 +61,14 @@ pub struct GlobalArgs {
           default_value = "5s", value_parser = crate::config::parse_duration)]
     pub keychain_timeout: Duration,
 
+    /// Longest time for one HTTP request, from connect to the last byte
+    /// (`30s`); connecting alone gets at most 10 s of it.
+    #[arg(long, global = true, env = "BIGANIMAL_HTTP_TIMEOUT", value_name = "DURATION",
+          default_value = "30s", value_parser = parse_http_timeout)]
+    pub http_timeout: Duration,
+
     /// Print what the helper does on stderr; secrets are never printed.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, env = "BIGANIMAL_VERBOSE", value_parser = BoolishValueParser::new())]
     pub verbose: bool,
 }
 
@@ -123,6 +130,13 @@ pub enum LoginMode {
     Never,
     /// Whenever needed.
     Always,
+}
+
+fn parse_http_timeout(text: &str) -> Result<Duration, String> {
+    match crate::config::parse_duration(text)? {
+        Duration::ZERO => Err(format!("invalid HTTP timeout `{text}`: it must be at least 1s")),
+        timeout => Ok(timeout),
+    }
 }
 
 fn parse_api_url(text: &str) -> Result<String, String> {

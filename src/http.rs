@@ -2,7 +2,8 @@
 //!
 //! - Status codes are returned, not raised: OAuth endpoints put the useful
 //!   answer in the body of 4xx responses (Auth0 uses 403 and 429).
-//! - Connect timeout 10 s and an overall timeout of 30 s per request.
+//! - An overall timeout per request (`--http-timeout`, default 30 s), of
+//!   which connecting (and finishing TLS) may take at most 10 s.
 //! - Response bodies are capped at 1 MiB; every answer this helper reads is
 //!   a small JSON document.
 //! - Redirects are not followed: none of the endpoints redirects, and a
@@ -16,10 +17,8 @@ use std::time::Duration;
 
 /// Maximum response body size read from any endpoint, in bytes.
 pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
-/// Time allowed to open a TCP connection (and finish TLS), per request.
+/// Maximum time to open a TCP connection (and finish TLS), per request.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time allowed for a whole request, from connect to the last body byte.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A response that arrived, whatever its status.
 pub struct Reply {
@@ -60,19 +59,14 @@ pub struct Http {
     agent: ureq::Agent,
 }
 
-impl Default for Http {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Http {
-    /// Builds the client with the limits listed in the module documentation.
-    pub fn new() -> Self {
+    /// Builds the client with the limits listed in the module documentation;
+    /// `timeout` bounds each whole request.
+    pub fn new(timeout: Duration) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(Some(REQUEST_TIMEOUT))
+            .timeout_connect(Some(CONNECT_TIMEOUT.min(timeout)))
+            .timeout_global(Some(timeout))
             .max_redirects(0)
             .user_agent(concat!("biganimal-credential/", env!("CARGO_PKG_VERSION")))
             .build();

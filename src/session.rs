@@ -11,16 +11,21 @@
 //! | refresh token younger than its 30-day lifetime    | refresh, then exchange                  |
 //! | refresh rejected with `invalid_grant`             | forget it if still stored, then login   |
 //! | refresh failed otherwise (network, 5xx)           | error; the refresh is not repeated      |
+//! | a refresh was in flight and its outcome is unknown | forget the refresh token, then login   |
 //! | no refresh token, policy `Never`                  | `LoginRequired`                         |
 //! | no refresh token, policy `Auto`, a login failed in the last 10 min | `LoginRequired`        |
 //! | no refresh token, otherwise                       | device login, then exchange             |
 //!
 //! A rotated refresh token is saved before the exchange, so a crash or a
 //! failed exchange never leaves the store with a token the issuer has
-//! already retired.
+//! already retired. Before a refresh token is sent, its record is marked as
+//! in flight; a later process that finds the mark knows the outcome was
+//! lost and does not send that token again, because the issuer revokes the
+//! whole login when a rotated-out token comes back.
 
 use crate::clock::{from_unix, Clock};
 use crate::identity::{DiscoveryCache, Identity};
+use crate::fault;
 use crate::log;
 use crate::oauth::device::{poll_for_tokens, DeviceLoginError};
 use crate::oauth::{jwt, AuthServer, DeviceAuthorization, TokenResponse};
@@ -207,7 +212,7 @@ impl<'a> Session<'a> {
             return Ok(credential);
         }
 
-        let _lock = self.lock(&identity, "refresh")?;
+        let _lock = self.lock(&identity, "refresh or device login")?;
         let reread = self.store.load_token(&key)?;
         let changed = match (&cached, &reread) {
             (Some(before), Some(after)) => before.token != after.token,
@@ -313,6 +318,15 @@ impl<'a> Session<'a> {
         if record.issuer != identity.issuer || record.client_id != identity.client_id {
             return Ok(None);
         }
+        if record.refresh_started_at.is_some() {
+            log::notice(&format!(
+                "an earlier refresh for profile `{}` ended before its answer was stored; \
+                 its refresh token may already be rotated by the issuer and is not sent again",
+                identity.profile
+            ));
+            self.store.delete_refresh(&key)?;
+            return Ok(None);
+        }
         Ok(Some(record))
     }
 
@@ -320,25 +334,46 @@ impl<'a> Session<'a> {
         let key = identity.key();
         log::info(&format!("refreshing the token for profile `{}`", identity.profile));
         let requested_at = self.clock.now();
-        let tokens = match self.server.refresh(&record.issuer, &record.client_id, &record.refresh_token) {
+        let in_flight = RefreshRecord {
+            refresh_started_at: Some(requested_at.unix_timestamp()),
+            ..record.clone()
+        };
+        self.store.save_refresh(&key, &in_flight).map_err(|e| RefreshFailure::Other(e.into()))?;
+
+        let answer = self.server.refresh(&record.issuer, &record.client_id, &record.refresh_token);
+        fault::point("refresh-answered");
+        let tokens = match answer {
             Ok(tokens) => tokens,
             Err(e) if e.oauth_code() == Some("invalid_grant") => {
                 self.forget_refresh_if_unchanged(&key, &record.refresh_token)
                     .map_err(RefreshFailure::Other)?;
                 return Err(RefreshFailure::Rejected(e));
             }
-            Err(e) => return Err(RefreshFailure::Other(e.into())),
+            Err(e) => {
+                if issuer_kept_token(&e) {
+                    self.store.save_refresh(&key, &record).map_err(|e| RefreshFailure::Other(e.into()))?;
+                } else {
+                    log::notice(
+                        "the refresh may have reached the issuer without its answer arriving; \
+                         the stored refresh token is not sent again, because the issuer may have rotated it",
+                    );
+                }
+                return Err(RefreshFailure::Other(e.into()));
+            }
         };
 
-        if let Some(rotated) = &tokens.refresh_token {
-            let updated = RefreshRecord {
-                refresh_token: rotated.clone(),
-                rotated_at: requested_at.unix_timestamp(),
-                email: tokens.id_token.as_ref().and_then(|t| jwt::email(t.expose())).or(record.email),
-                ..record
-            };
-            self.store.save_refresh(&key, &updated).map_err(|e| RefreshFailure::Other(e.into()))?;
-        }
+        let updated = RefreshRecord {
+            refresh_token: tokens.refresh_token.clone().unwrap_or(record.refresh_token),
+            rotated_at: match tokens.refresh_token {
+                Some(_) => requested_at.unix_timestamp(),
+                None => record.rotated_at,
+            },
+            email: tokens.id_token.as_ref().and_then(|t| jwt::email(t.expose())).or(record.email),
+            refresh_started_at: None,
+            ..record
+        };
+        self.store.save_refresh(&key, &updated).map_err(|e| RefreshFailure::Other(e.into()))?;
+        fault::point("refresh-saved");
         self.exchange_and_save(identity, &tokens, requested_at, Source::Refresh)
             .map_err(RefreshFailure::Other)
     }
@@ -378,6 +413,7 @@ impl<'a> Session<'a> {
             &mut |left| prompt.waiting(left),
         );
         prompt.finished();
+        fault::point("login-answered");
         let tokens = match polled {
             Ok(tokens) => tokens,
             Err(e) => {
@@ -399,8 +435,10 @@ impl<'a> Session<'a> {
                     login_at,
                     rotated_at: login_at,
                     email: tokens.id_token.as_ref().and_then(|t| jwt::email(t.expose())),
+                    refresh_started_at: None,
                 };
                 self.store.save_refresh(&key, &record)?;
+                fault::point("login-saved");
             }
             None => {
                 log::notice("the issuer returned no refresh token; the next expiry will need a new login");
@@ -418,6 +456,7 @@ impl<'a> Session<'a> {
         source: Source,
     ) -> Result<Credential, SessionError> {
         let token = self.server.exchange(&identity.api_url, &tokens.access_token)?;
+        fault::point("exchange-answered");
         let expires_at = expiry_of(&token, tokens, requested_at);
         let record = TokenRecord {
             v: FORMAT_VERSION,
@@ -473,6 +512,17 @@ enum RefreshFailure {
     Rejected(crate::oauth::Error),
     /// Anything else: report it.
     Other(SessionError),
+}
+
+/// Tells whether a failed refresh certainly left the refresh token valid:
+/// the request never left this machine, or the issuer answered with an
+/// error (an issuer rotates only on success).
+fn issuer_kept_token(error: &crate::oauth::Error) -> bool {
+    match error {
+        crate::oauth::Error::Transport { source, .. } => source.not_sent,
+        crate::oauth::Error::OAuth { .. } | crate::oauth::Error::Status { .. } => true,
+        crate::oauth::Error::InvalidResponse { .. } => false,
+    }
 }
 
 /// Works out when a BigAnimal token expires: its JWT `exp`, else the raw
@@ -582,6 +632,14 @@ mod tests {
         fn refresh(&self, _: &str, _: &str, _: &Secret) -> Result<TokenResponse, OAuthError> {
             self.calls.borrow_mut().push("refresh");
             match *self.refresh_answer.borrow() {
+                Some("lost") => Err(OAuthError::Transport {
+                    operation: "refresh",
+                    source: crate::http::TransportError {
+                        url: "https://issuer.example/oauth/token".to_string(),
+                        detail: "connection reset".to_string(),
+                        not_sent: false,
+                    },
+                }),
                 Some(code) => Err(OAuthError::OAuth {
                     operation: "refresh",
                     code: code.to_string(),
@@ -734,6 +792,25 @@ mod tests {
         assert!(matches!(err, SessionError::Auth(_)), "{err}");
         let key = fixture.session(&server).identity().unwrap().key();
         assert!(fixture.store.load_refresh(&key).unwrap().is_some());
+    }
+
+    #[test]
+    fn lost_refresh_answer_is_not_retried() {
+        let fixture = Fixture::new("lost-answer");
+        let server = FakeServer::rotating();
+        let mut prompt = SilentPrompt(0);
+        fixture.session(&server).get(LoginPolicy::Always, &mut prompt).unwrap();
+        *server.refresh_answer.borrow_mut() = Some("lost");
+        fixture.clock.advance(Duration::from_secs(3500));
+
+        let err = fixture.session(&server).get(LoginPolicy::Never, &mut prompt).err().unwrap();
+        assert!(matches!(err, SessionError::Auth(_)), "{err}");
+
+        *server.refresh_answer.borrow_mut() = None;
+        server.calls.borrow_mut().clear();
+        let err = fixture.session(&server).get(LoginPolicy::Never, &mut prompt).err().unwrap();
+        assert!(matches!(err, SessionError::LoginRequired { .. }), "{err}");
+        assert!(server.calls().is_empty(), "the possibly rotated token is not sent: {:?}", server.calls());
     }
 
     #[test]

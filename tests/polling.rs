@@ -85,7 +85,7 @@ fn expiry_ends_with_exit_four() {
 fn no_terminal_means_no_login() {
     let emulator = Emulator::start(&["--auto-approve", "--interval", "0.1"]);
     let helper = Helper::new(&emulator, "file");
-    let run = helper.run(&["get"]);
+    let run = helper.run_with(&["get"], &[("BIGANIMAL_VERBOSE", "0")]);
 
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stdout.is_empty());

@@ -43,6 +43,12 @@ pub struct RefreshRecord {
     /// The account's e-mail from the ID token, when it had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Set, in Unix seconds, just before the refresh token is sent, and
+    /// cleared when the answer is stored. Found set by a later process, it
+    /// means a refresh ended without its outcome being stored (a crash, a
+    /// lost response), so the issuer may already have rotated this token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_started_at: Option<i64>,
 }
 
 /// Parses a stored record, accepting only the known format version.

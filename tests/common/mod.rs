@@ -194,6 +194,9 @@ impl Helper {
             .env("BIGANIMAL_CREDENTIAL_DIR", self.dir.path())
             .env("BA_API_URI", &self.api)
             .env("BIGANIMAL_CREDENTIAL_STORE", &self.store)
+            // Every scenario runs with `-v`, so the leak checks cover the
+            // detail messages too.
+            .env("BIGANIMAL_VERBOSE", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
