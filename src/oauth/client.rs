@@ -5,7 +5,8 @@
 //! Requests that are safe to repeat (discovery, device authorization,
 //! exchange, revocation) are retried on connection failures, 5xx and 429,
 //! at most [`MAX_ATTEMPTS`] times with jittered exponential backoff. A
-//! refresh is repeated only when the request cannot have left this machine.
+//! refresh is repeated only when the request cannot have left this machine
+//! or the issuer rejected it with 429.
 
 use super::{issuer_endpoint, AuthServer, DeviceAuthorization, Error, Provider, TokenResponse};
 use crate::http::{Http, Reply, TransportError};
@@ -146,23 +147,34 @@ impl AuthServer for HttpAuthServer {
             ("client_id", client_id),
             ("refresh_token", refresh_token.expose()),
         ];
-        // Only a request that never left this machine is repeated: the issuer
-        // rotates the refresh token on use, so a second send of a token it
-        // already received would count as reuse and revoke the login.
+        // A refresh is repeated only when the issuer certainly did not act on
+        // it: the request never left this machine, or the issuer rejected it
+        // with 429 before processing. The issuer rotates the refresh token
+        // on use, so a second send of a token it already processed would
+        // count as reuse and revoke the login.
         let mut attempt = 1;
         loop {
-            match self.http.post_form(&url, &form) {
+            let wait = match self.http.post_form(&url, &form) {
                 Err(e) if e.not_sent && attempt < MAX_ATTEMPTS => {
                     log::info(&format!("refresh: {e}; retrying, the request was not sent"));
-                    std::thread::sleep(backoff(attempt, None));
-                    attempt += 1;
+                    backoff(attempt, None)
+                }
+                Ok(reply) if reply.status == 429 && attempt < MAX_ATTEMPTS => {
+                    let wait = backoff(attempt, retry_after_seconds(&reply));
+                    log::info(&format!(
+                        "refresh: rate limited (HTTP 429); retrying in {} ms",
+                        wait.as_millis()
+                    ));
+                    wait
                 }
                 Err(source) => return Err(Error::Transport { operation: OPERATION, source }),
                 Ok(reply) => {
                     let body = expect_success(OPERATION, &url, &reply, Some(refresh_token))?;
                     return parse_token_response(OPERATION, &url, &body);
                 }
-            }
+            };
+            std::thread::sleep(wait);
+            attempt += 1;
         }
     }
 

@@ -33,7 +33,10 @@ impl FileStore {
         StoreError {
             store: NAME,
             action,
-            detail: format!("`{}`: {e}", path.display()),
+            detail: format!(
+                "`{}`: {e}; check that the directory is yours and writable, or set `BIGANIMAL_CREDENTIAL_DIR`",
+                path.display()
+            ),
             unavailable: false,
         }
     }
@@ -46,11 +49,13 @@ impl SecretStore for FileStore {
 
     fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         let path = self.path_for(key);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Self::error("read", &path, e)),
         };
+        // Invalid UTF-8 is handled below like any other corrupt entry.
+        let text = String::from_utf8(bytes).unwrap_or_default();
         repair_mode(&self.dir, 0o700);
         repair_mode(&path, 0o600);
 

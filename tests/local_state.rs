@@ -1,0 +1,213 @@
+//! Faults in local state: corrupt or foreign store entries, a keychain that
+//! is absent or never answers, and directories that cannot be written.
+//! Each ends with a clear error or a documented fallback, never a panic or
+//! a hang.
+
+mod common;
+
+use common::{secret_service_available, Emulator, Helper, Run};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn logged_in(store: &str) -> (Emulator, Helper) {
+    let emulator = Emulator::start(&["--auto-approve", "--interval", "0.1", "--portal-token-ttl", "3600"]);
+    let helper = Helper::new(&emulator, store);
+    assert_eq!(helper.run(&["get", "--login", "always"]).code, 0);
+    (emulator, helper)
+}
+
+/// The file store's entries, as (path, text) pairs.
+fn file_entries(helper: &Helper) -> Vec<(PathBuf, String)> {
+    let dir = helper.dir.path().join("state/store");
+    std::fs::read_dir(dir)
+        .expect("the store directory exists")
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            (path, text)
+        })
+        .collect()
+}
+
+/// Replaces the value of the file entry whose key ends with `suffix`.
+fn overwrite_entry(helper: &Helper, suffix: &str, value: &str) {
+    for (path, text) in file_entries(helper) {
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if json["key"].as_str().unwrap().ends_with(suffix) {
+            let replaced = serde_json::json!({"key": json["key"], "value": value});
+            std::fs::write(&path, replaced.to_string()).unwrap();
+            return;
+        }
+    }
+    panic!("no entry ends with {suffix}");
+}
+
+#[test]
+fn corrupt_token_entry_is_refreshed() {
+    let (emulator, helper) = logged_in("file");
+    overwrite_entry(&helper, "/token", "{garbage");
+    emulator.reset_stats();
+
+    let run = helper.run(&["get", "--login", "never"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("ignoring the stored token"), "{}", run.stderr);
+    assert_eq!(emulator.stat("token_refresh"), 1);
+}
+
+#[test]
+fn corrupt_refresh_entry_needs_login() {
+    let (emulator, helper) = logged_in("file");
+    overwrite_entry(&helper, "/token", "{garbage");
+    overwrite_entry(&helper, "/refresh", "not json at all");
+    emulator.reset_stats();
+
+    let run = helper.run(&["get", "--login", "never"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("ignoring the stored refresh token"), "{}", run.stderr);
+    assert!(!run.stderr.contains("not json at all"), "stored text is not echoed");
+    assert_eq!(emulator.stat("total"), 0);
+
+    let login = helper.run(&["get", "--login", "always"]);
+    assert_eq!(login.code, 0, "a login replaces the corrupt entries: {}", login.stderr);
+}
+
+#[test]
+fn foreign_format_version_is_reported() {
+    let (_emulator, helper) = logged_in("file");
+    overwrite_entry(&helper, "/token", r#"{"v":99,"token":"x","expires_at":1,"obtained_at":1}"#);
+    let run = helper.run(&["get", "--login", "never"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("format version 99"), "{}", run.stderr);
+}
+
+#[test]
+fn garbage_file_in_store_is_ignored() {
+    let (_emulator, helper) = logged_in("file");
+    for (path, _) in file_entries(&helper) {
+        std::fs::write(&path, [0xff, 0x00, 0xfe]).unwrap();
+    }
+    let run = helper.run(&["get", "--login", "never"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("not a valid store entry"), "{}", run.stderr);
+}
+
+#[test]
+fn corrupt_keychain_entry_is_refreshed() {
+    if !secret_service_available("corrupt_keychain_entry_is_refreshed") {
+        return;
+    }
+    let (emulator, helper) = logged_in("keychain");
+    let key = format!(
+        "default|{api}|{issuer}|emu-client|https://portal.biganimal.com/api/token",
+        api = emulator.api(),
+        issuer = emulator.url
+    );
+    let mut store = Command::new("secret-tool")
+        .args(["store", "--label=corrupt", "service", "biganimal-credential", "username", &key])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("secret-tool runs");
+    use std::io::Write;
+    store.stdin.take().unwrap().write_all(b"{corrupt").unwrap();
+    assert!(store.wait().unwrap().success());
+    emulator.reset_stats();
+
+    let run = helper.run(&["get", "--login", "never"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("ignoring the stored token"), "{}", run.stderr);
+    assert_eq!(emulator.stat("token_refresh"), 1);
+}
+
+#[test]
+fn silent_keychain_times_out() {
+    // A D-Bus address whose socket accepts connections and never answers,
+    // as a hung or prompting keyring daemon would.
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("bus");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let emulator = Emulator::start(&["--auto-approve", "--interval", "0.1"]);
+    let helper = Helper::new(&emulator, "keychain");
+    let address = format!("unix:path={}", socket.display());
+
+    for store in ["keychain", "auto"] {
+        let started = Instant::now();
+        let run = helper.run_with(
+            &["get", "--login", "always", "--keychain-timeout", "1s", "--store", store],
+            &[("DBUS_SESSION_BUS_ADDRESS", address.as_str())],
+        );
+        let elapsed = started.elapsed();
+        assert_eq!(run.code, 1, "{store}: {}", run.stderr);
+        assert!(run.stdout.is_empty());
+        assert!(run.stderr.contains("no answer within 1 s"), "{store}: {}", run.stderr);
+        assert!(elapsed < Duration::from_secs(5), "{store}: took {elapsed:?}");
+    }
+    drop(listener);
+}
+
+#[test]
+fn absent_keychain_is_an_error_when_chosen() {
+    let emulator = Emulator::start(&["--auto-approve", "--interval", "0.1"]);
+    let helper = Helper::new(&emulator, "keychain");
+    let mut command = helper.command(&["get", "--login", "always"]);
+    command.env_remove("DBUS_SESSION_BUS_ADDRESS");
+    let run = Run::from(command.output().unwrap());
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("DBUS_SESSION_BUS_ADDRESS"), "{}", run.stderr);
+    assert_eq!(emulator.stat("total"), 0, "no request before the store is known");
+}
+
+#[test]
+fn keyutils_store_round_trip() {
+    let (emulator, helper) = logged_in("keyutils");
+    emulator.reset_stats();
+    let cached = helper.run(&["get", "--login", "never"]);
+    assert_eq!(cached.code, 0, "{}", cached.stderr);
+    assert_eq!(emulator.stat("total"), 0);
+    assert_eq!(helper.run(&["logout"]).code, 0);
+    assert_eq!(helper.run(&["get", "--login", "never"]).code, 3);
+}
+
+/// Replaces a directory the helper writes to with a regular file, which
+/// no user, root included, can create entries in.
+fn block_dir(helper: &Helper, name: &str) {
+    let path = helper.dir.path().join(name);
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::write(&path, b"not a directory").unwrap();
+}
+
+#[test]
+fn unwritable_state_dir_is_clear_error() {
+    let emulator = Emulator::start(&["--auto-approve", "--interval", "0.1"]);
+    let helper = Helper::new(&emulator, "file");
+    block_dir(&helper, "state");
+    let run = helper.run(&["get", "--login", "always"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert!(run.stderr.contains("the file store: `"), "{}", run.stderr);
+    assert!(run.stderr.contains("/state/"), "the message names the path: {}", run.stderr);
+    assert!(run.stderr.contains("Not a directory"), "{}", run.stderr);
+}
+
+#[test]
+fn unwritable_lock_dir_is_clear_error() {
+    let (_emulator, helper) = logged_in("file");
+    block_dir(&helper, "locks");
+    let cached = helper.run(&["get", "--login", "never"]);
+    assert_eq!(cached.code, 0, "the cached path takes no lock: {}", cached.stderr);
+
+    let run = helper.run(&["get", "--login", "never", "--min-ttl", "48h"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("could not lock"), "{}", run.stderr);
+}
+
+#[test]
+fn unwritable_cache_dir_still_works() {
+    let emulator = Emulator::start(&["--auto-approve", "--interval", "0.1"]);
+    let helper = Helper::new(&emulator, "file");
+    block_dir(&helper, "cache");
+    let run = helper.run(&["get", "--login", "always"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("could not cache the provider discovery"), "{}", run.stderr);
+}
