@@ -67,9 +67,8 @@ struct Context {
 impl Context {
     fn new(global: &GlobalArgs) -> Result<Context, Failure> {
         let dirs = Dirs::from_env().map_err(|e| Failure::usage(e.to_string()))?;
-        let backend = select::open(global.store, &dirs.state, global.keychain_timeout)
+        let store = select::open_credential_store(global.store, &dirs.state, global.keychain_timeout)
             .map_err(|e| Failure::general(e.to_string()))?;
-        log::info(&format!("using the {} store", backend.name()));
         Ok(Context {
             settings: Settings {
                 profile: global.profile.clone(),
@@ -80,7 +79,7 @@ impl Context {
                 lock_dir: dirs.locks,
                 state_dir: dirs.state,
             },
-            store: CredentialStore::new(backend),
+            store,
             discovery: DiscoveryCache::new(dirs.cache),
             server: HttpAuthServer::new(Http::new(global.http_timeout)),
             clock: SystemClock,

@@ -213,7 +213,7 @@ impl<'a> Session<'a> {
         }
 
         let _lock = self.lock(&identity, "refresh or device login")?;
-        let reread = self.store.load_token(&key)?;
+        let reread = self.store.load_token_uncached(&key)?;
         let changed = match (&cached, &reread) {
             (Some(before), Some(after)) => before.token != after.token,
             (None, Some(_)) => true,

@@ -98,7 +98,9 @@ fn corrupt_keychain_entry_is_refreshed() {
     if !secret_service_available("corrupt_keychain_entry_is_refreshed") {
         return;
     }
-    let (emulator, helper) = logged_in("keychain");
+    let (emulator, mut helper) = logged_in("keychain");
+    // The kernel-keyring copy would serve the token without reading the item.
+    helper.env.push(("BIGANIMAL_KEYUTILS_CACHE".to_string(), "off".to_string()));
     let key = format!(
         "default|{api}|{issuer}|emu-client|https://portal.biganimal.com/api/token",
         api = emulator.api(),
@@ -144,6 +146,38 @@ fn silent_keychain_times_out() {
         assert!(elapsed < Duration::from_secs(5), "{store}: took {elapsed:?}");
     }
     drop(listener);
+}
+
+#[test]
+fn token_cache_serves_without_dbus() {
+    if !secret_service_available("token_cache_serves_without_dbus") {
+        return;
+    }
+    let (emulator, helper) = logged_in("keychain");
+    let token = helper.run(&["get", "--login", "never"]).exec_token();
+
+    // With the D-Bus address pointing at a socket that never answers, only
+    // the kernel-keyring copy can serve the token.
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("bus");
+    let _listener = UnixListener::bind(&socket).unwrap();
+    let address = format!("unix:path={}", socket.display());
+    let started = Instant::now();
+    let cached = helper.run_with(
+        &["get", "--login", "never", "--keychain-timeout", "2s"],
+        &[("DBUS_SESSION_BUS_ADDRESS", address.as_str())],
+    );
+    assert_eq!(cached.exec_token(), token);
+    assert!(started.elapsed() < Duration::from_secs(2), "no keychain call was made");
+
+    assert_eq!(helper.run(&["logout"]).code, 0);
+    let after = helper.run_with(
+        &["get", "--login", "never", "--keychain-timeout", "1s"],
+        &[("DBUS_SESSION_BUS_ADDRESS", address.as_str())],
+    );
+    assert_ne!(after.code, 0, "logout removed the cached copy too");
+    assert!(after.stdout.is_empty());
+    drop(emulator);
 }
 
 #[test]

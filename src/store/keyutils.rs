@@ -52,6 +52,29 @@ fn is_missing(e: &KeyError) -> bool {
     matches!(e, KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked)
 }
 
+impl KeyutilsStore {
+    /// Creates or replaces a key readable and writable only by this user.
+    fn add(&self, key: &str, value: &str) -> Result<linux_keyutils::Key, StoreError> {
+        let added = self
+            .keyring
+            .add_key(&description(key), value.as_bytes())
+            .map_err(|e| error("write", e))?;
+        let permissions = KeyPermissionsBuilder::builder()
+            .posessor(Permission::ALL)
+            .user(Permission::ALL)
+            .build();
+        added.set_perms(permissions).map_err(|e| error("write", e))?;
+        Ok(added)
+    }
+
+    /// Creates or replaces a key that the kernel removes after `seconds`.
+    pub fn set_with_timeout(&self, key: &str, value: &str, seconds: u64) -> Result<(), StoreError> {
+        let added = self.add(key, value)?;
+        let seconds = usize::try_from(seconds).unwrap_or(usize::MAX);
+        added.set_timeout(seconds).map_err(|e| error("write", e))
+    }
+}
+
 impl SecretStore for KeyutilsStore {
     fn name(&self) -> &'static str {
         NAME
@@ -71,15 +94,7 @@ impl SecretStore for KeyutilsStore {
     }
 
     fn set(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let added = self
-            .keyring
-            .add_key(&description(key), value.as_bytes())
-            .map_err(|e| error("write", e))?;
-        let permissions = KeyPermissionsBuilder::builder()
-            .posessor(Permission::ALL)
-            .user(Permission::ALL)
-            .build();
-        added.set_perms(permissions).map_err(|e| error("write", e))
+        self.add(key, value).map(|_| ())
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -1,7 +1,8 @@
 //! Where credentials are kept: the OS keychain, the Linux kernel keyring,
 //! or a private file, behind one small interface.
 //!
-//! Each identity has two entries, `…/token` and `…/refresh` (see
+//! Each identity has two entries, `…/token` and `…/refresh`, and a profile
+//! with an imported access key has one more, `…/access-key` (see
 //! [`record`]). Unreadable or corrupt entries are reported on stderr and
 //! treated as absent, so a damaged store leads to a refresh or a new login,
 //! never to a crash.
@@ -10,17 +11,20 @@ pub mod file;
 pub mod keychain;
 #[cfg(target_os = "linux")]
 pub mod keyutils;
+pub mod lazy;
 pub mod lock;
 pub mod record;
 pub mod select;
+#[cfg(target_os = "linux")]
+pub mod token_cache;
 
 use crate::log;
-use record::{RefreshRecord, TokenRecord};
+use record::{AccessKeyRecord, RefreshRecord, TokenRecord};
 use std::fmt;
 use std::time::Duration;
 
 /// A failed store operation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct StoreError {
     /// The store, such as `Secret Service` or `file`.
     pub store: &'static str,
@@ -56,12 +60,24 @@ pub trait SecretStore: Send + Sync {
 /// Typed access to the two records of an identity.
 pub struct CredentialStore {
     backend: Box<dyn SecretStore>,
+    #[cfg(target_os = "linux")]
+    cache: Option<token_cache::TokenCache>,
 }
 
 impl CredentialStore {
-    /// Wraps a backend.
+    /// Wraps a backend without a token cache.
     pub fn new(backend: Box<dyn SecretStore>) -> Self {
-        CredentialStore { backend }
+        CredentialStore {
+            backend,
+            #[cfg(target_os = "linux")]
+            cache: None,
+        }
+    }
+
+    /// Wraps a backend with a kernel-keyring copy of tokens in front of it.
+    #[cfg(target_os = "linux")]
+    pub fn with_token_cache(backend: Box<dyn SecretStore>, cache: Option<token_cache::TokenCache>) -> Self {
+        CredentialStore { backend, cache }
     }
 
     /// The backend's name.
@@ -69,9 +85,40 @@ impl CredentialStore {
         self.backend.name()
     }
 
-    /// Loads the BigAnimal token of an identity.
+    /// Loads the BigAnimal token of an identity, from the token cache when
+    /// it has a copy.
     pub fn load_token(&self, key: &str) -> Result<Option<TokenRecord>, StoreError> {
-        self.load(&token_key(key), "token")
+        #[cfg(target_os = "linux")]
+        if let Some(record) = self.cached_token(key) {
+            return Ok(Some(record));
+        }
+        let record: Option<TokenRecord> = self.load(&token_key(key), "token")?;
+        #[cfg(target_os = "linux")]
+        if let (Some(cache), Some(record)) = (&self.cache, &record) {
+            cache.set(&token_key(key), &record::to_text(record), seconds_left(record));
+        }
+        Ok(record)
+    }
+
+    /// Loads the BigAnimal token from the store of record, bypassing the
+    /// token cache, and puts that value in the cache. Used under the lock,
+    /// where the newest value matters and may correct a stale copy.
+    pub fn load_token_uncached(&self, key: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let record: Option<TokenRecord> = self.load(&token_key(key), "token")?;
+        #[cfg(target_os = "linux")]
+        if let Some(cache) = &self.cache {
+            match &record {
+                Some(record) => cache.set(&token_key(key), &record::to_text(record), seconds_left(record)),
+                None => cache.delete(&token_key(key)),
+            }
+        }
+        Ok(record)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn cached_token(&self, key: &str) -> Option<TokenRecord> {
+        let text = self.cache.as_ref()?.get(&token_key(key))?;
+        record::parse(&text).ok()
     }
 
     /// Loads the refresh token of an identity.
@@ -79,9 +126,21 @@ impl CredentialStore {
         self.load(&refresh_key(key), "refresh token")
     }
 
-    /// Saves the BigAnimal token of an identity.
+    /// Saves the BigAnimal token of an identity, then its cached copy.
     pub fn save_token(&self, key: &str, record: &TokenRecord) -> Result<(), StoreError> {
-        self.backend.set(&token_key(key), &record::to_text(record))
+        let text = record::to_text(record);
+        #[cfg(target_os = "linux")]
+        if let Some(cache) = &self.cache {
+            // Drop the old copy first, so a failed write below cannot leave
+            // a copy older than the store of record.
+            cache.delete(&token_key(key));
+        }
+        self.backend.set(&token_key(key), &text)?;
+        #[cfg(target_os = "linux")]
+        if let Some(cache) = &self.cache {
+            cache.set(&token_key(key), &text, seconds_left(record));
+        }
+        Ok(())
     }
 
     /// Saves the refresh token of an identity.
@@ -89,14 +148,33 @@ impl CredentialStore {
         self.backend.set(&refresh_key(key), &record::to_text(record))
     }
 
-    /// Deletes the BigAnimal token of an identity.
+    /// Deletes the BigAnimal token of an identity and its cached copy.
     pub fn delete_token(&self, key: &str) -> Result<(), StoreError> {
+        #[cfg(target_os = "linux")]
+        if let Some(cache) = &self.cache {
+            cache.delete(&token_key(key));
+        }
         self.backend.delete(&token_key(key))
     }
 
     /// Deletes the refresh token of an identity.
     pub fn delete_refresh(&self, key: &str) -> Result<(), StoreError> {
         self.backend.delete(&refresh_key(key))
+    }
+
+    /// Loads the access key of a profile and API base.
+    pub fn load_access_key(&self, profile: &str, api_url: &str) -> Result<Option<AccessKeyRecord>, StoreError> {
+        self.load(&access_key_entry(profile, api_url), "access key")
+    }
+
+    /// Saves the access key of a profile and API base.
+    pub fn save_access_key(&self, profile: &str, api_url: &str, record: &AccessKeyRecord) -> Result<(), StoreError> {
+        self.backend.set(&access_key_entry(profile, api_url), &record::to_text(record))
+    }
+
+    /// Deletes the access key of a profile and API base.
+    pub fn delete_access_key(&self, profile: &str, api_url: &str) -> Result<(), StoreError> {
+        self.backend.delete(&access_key_entry(profile, api_url))
     }
 
     fn load<T: for<'de> serde::Deserialize<'de>>(
@@ -121,12 +199,24 @@ impl CredentialStore {
     }
 }
 
+/// Seconds until a token record expires, for the cache copy's timeout.
+#[cfg(target_os = "linux")]
+fn seconds_left(record: &TokenRecord) -> i64 {
+    record.expires_at - time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
 fn token_key(identity: &str) -> String {
     format!("{identity}/token")
 }
 
 fn refresh_key(identity: &str) -> String {
     format!("{identity}/refresh")
+}
+
+/// The entry of an access key. Identity keys have five `|`-separated
+/// fields and other suffixes, so the two never collide.
+fn access_key_entry(profile: &str, api_url: &str) -> String {
+    format!("{profile}|{api_url}/access-key")
 }
 
 /// Returns a 64-bit FNV-1a hash as 16 hex digits, for file names derived

@@ -1,9 +1,10 @@
-//! The two records kept per identity, each in its own store entry.
+//! The two records kept per identity, each in its own store entry, and the
+//! access-key record kept per profile and API base.
 //!
 //! The BigAnimal token and the refresh token live in separate entries so
 //! that no entry grows past what a keychain accepts (Windows Credential
 //! Manager caps a secret at 2560 bytes) and so that forgetting one leaves
-//! the other intact. Both are JSON with a format version.
+//! the other intact. All records are JSON with a format version.
 
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,21 @@ pub struct RefreshRecord {
     /// lost response), so the issuer may already have rotated this token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_started_at: Option<i64>,
+}
+
+/// An access key imported with `import-access-key`, kept per profile and
+/// API base.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AccessKeyRecord {
+    /// Format version, [`FORMAT_VERSION`].
+    pub v: u32,
+    /// The `baak_…` key.
+    pub access_key: Secret,
+    /// When it was imported, in Unix seconds.
+    pub imported_at: i64,
+    /// When it expires, in Unix seconds, if the import stated it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 /// Parses a stored record, accepting only the known format version.

@@ -7,14 +7,57 @@
 //!
 //! A keychain that exists but fails (locked, timed out) is an error rather
 //! than a reason to fall back, so credentials never split between stores.
+//!
+//! With `auto` and `keychain` on Linux, a copy of each BigAnimal token is
+//! kept in the kernel keyring (see [`super::token_cache`]), and the
+//! keychain is opened only when that copy is missing or stale.
 
 use super::file::{self, FileStore};
 use super::keychain::KeychainStore;
-use super::{SecretStore, StoreError};
+use super::lazy::LazyStore;
+use super::{CredentialStore, SecretStore, StoreError};
 use crate::cli::StoreKind;
 use crate::log;
 use std::path::Path;
 use std::time::Duration;
+
+/// Opens the store chosen by `kind`, with the token cache where it applies.
+pub fn open_credential_store(
+    kind: StoreKind,
+    state_dir: &Path,
+    keychain_timeout: Duration,
+) -> Result<CredentialStore, StoreError> {
+    let uses_keychain = match kind {
+        StoreKind::Keychain => true,
+        StoreKind::Auto => crate::config::non_empty_env("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        StoreKind::File | StoreKind::Keyutils => false,
+    };
+    if !uses_keychain {
+        return open(kind, state_dir, keychain_timeout).map(CredentialStore::new);
+    }
+    if kind == StoreKind::Keychain && crate::config::non_empty_env("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        // Fail before any network request: this keychain cannot be reached.
+        return open(kind, state_dir, keychain_timeout).map(CredentialStore::new);
+    }
+
+    let state_dir = state_dir.to_path_buf();
+    let backend = LazyStore::new("Secret Service", move || open(kind, &state_dir, keychain_timeout));
+    Ok(with_cache(kind, Box::new(backend)))
+}
+
+#[cfg(target_os = "linux")]
+fn with_cache(kind: StoreKind, backend: Box<dyn SecretStore>) -> CredentialStore {
+    let namespace = match kind {
+        StoreKind::Keychain => "keychain",
+        _ => "auto",
+    };
+    CredentialStore::with_token_cache(backend, super::token_cache::TokenCache::open(namespace))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn with_cache(_kind: StoreKind, backend: Box<dyn SecretStore>) -> CredentialStore {
+    CredentialStore::new(backend)
+}
 
 /// Opens the store chosen by `kind`. `state_dir` holds the file store.
 pub fn open(kind: StoreKind, state_dir: &Path, keychain_timeout: Duration) -> Result<Box<dyn SecretStore>, StoreError> {
@@ -24,7 +67,10 @@ pub fn open(kind: StoreKind, state_dir: &Path, keychain_timeout: Duration) -> Re
         StoreKind::Keychain => Ok(Box::new(KeychainStore::connect(keychain_timeout)?)),
         StoreKind::Keyutils => open_keyutils(),
         StoreKind::Auto => match KeychainStore::connect(keychain_timeout) {
-            Ok(store) => Ok(Box::new(store)),
+            Ok(store) => {
+                log::info("using the Secret Service store");
+                Ok(Box::new(store))
+            }
             Err(e) if e.unavailable => {
                 notice_file_fallback_once(state_dir, &e);
                 Ok(file_store())

@@ -1,0 +1,69 @@
+//! A copy of each BigAnimal token in the kernel keyring, in front of the
+//! Secret Service.
+//!
+//! A Secret Service lookup needs a D-Bus connection and a session
+//! handshake; a keyutils lookup is one system call. Only the short-lived
+//! BigAnimal token is copied, never the refresh token or an access key,
+//! and each copy is given a kernel timeout at the token's expiry, so it
+//! disappears on its own. Entries are namespaced by the store of record.
+//!
+//! Every write of a token happens under the identity's lock and goes to
+//! the store of record first, then here; deletes go to both. A failed
+//! write here removes the copy, so the cache can be missing an entry but
+//! never serves an older token than the store of record after a write.
+//! `BIGANIMAL_KEYUTILS_CACHE=off` turns the cache off.
+
+use super::keyutils::KeyutilsStore;
+use super::SecretStore;
+use crate::log;
+
+/// The kernel-keyring copy of tokens.
+pub struct TokenCache {
+    keyring: KeyutilsStore,
+    namespace: &'static str,
+}
+
+impl TokenCache {
+    /// Opens the cache for tokens of the store named `namespace`; `None`
+    /// where keyutils is blocked or the cache is turned off.
+    pub fn open(namespace: &'static str) -> Option<TokenCache> {
+        let setting = crate::config::non_empty_env("BIGANIMAL_KEYUTILS_CACHE");
+        if matches!(setting.as_deref(), Some("off" | "0" | "false" | "no")) {
+            return None;
+        }
+        match KeyutilsStore::open() {
+            Ok(keyring) => Some(TokenCache { keyring, namespace }),
+            Err(e) => {
+                log::info(&format!("the keyutils token cache is not used: {e}"));
+                None
+            }
+        }
+    }
+
+    fn entry(&self, key: &str) -> String {
+        format!("cache:{}:{key}", self.namespace)
+    }
+
+    /// Returns the cached copy, or `None` on a miss or any error.
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.keyring.get(&self.entry(key)).ok().flatten()
+    }
+
+    /// Stores a copy that the kernel drops after `lifetime_seconds`.
+    pub fn set(&self, key: &str, value: &str, lifetime_seconds: i64) {
+        let entry = self.entry(key);
+        if lifetime_seconds <= 0 {
+            self.delete(key);
+            return;
+        }
+        if let Err(e) = self.keyring.set_with_timeout(&entry, value, lifetime_seconds as u64) {
+            log::info(&format!("could not update the keyutils token cache: {e}"));
+            self.delete(key);
+        }
+    }
+
+    /// Removes the copy.
+    pub fn delete(&self, key: &str) {
+        let _ = self.keyring.delete(&self.entry(key));
+    }
+}
