@@ -1,158 +1,200 @@
-//! The OS keychain through the keyring ecosystem: the Secret Service
-//! (GNOME Keyring, KWallet) over D-Bus on Linux.
+//! The OS keychain: the Secret Service (GNOME Keyring, KWallet) over the
+//! D-Bus session, through the keyring ecosystem's `dbus-secret-service`.
 //!
-//! Entries use the service name `biganimal-credential` and the entry key as
-//! the user name. Every call runs with a timeout, because a locked keyring
-//! may wait forever for a password prompt.
+//! Items carry the attributes `service` = `biganimal-credential` and
+//! `username` = the entry key, the same attributes the `keyring` crates
+//! use, so tools built on them see the same items. Every call runs with a
+//! timeout, because a locked keyring may wait forever for a password prompt.
+//!
+//! Secrets cross the session bus without the Secret Service's optional
+//! Diffie-Hellman transport encryption. Only processes of the same user
+//! (or root) can reach that bus, and they can ask the keyring for the same
+//! items anyway; the key exchange cost about 10 ms per call, several times
+//! the rest of a cached lookup. `BIGANIMAL_SECRET_SERVICE_DH=1` turns the
+//! encryption on.
 
 use super::{with_timeout, SecretStore, StoreError};
-use keyring_core::{CredentialStore as KeyringStore, Entry, Error as KeyringError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The service attribute of every entry.
+/// The `service` attribute of every item.
 pub const SERVICE: &str = "biganimal-credential";
 const NAME: &str = "Secret Service";
 
+#[cfg(target_os = "linux")]
+use dbus_secret_service::{EncryptionType, Error as ServiceError, SecretService};
+
 /// A [`SecretStore`] in the OS keychain.
 pub struct KeychainStore {
-    store: Arc<KeyringStore>,
+    #[cfg(target_os = "linux")]
+    service: Arc<Mutex<SecretService>>,
     timeout: Duration,
 }
 
-impl KeychainStore {
-    /// Connects to the platform keychain within `timeout`.
-    ///
-    /// Fails with [`StoreError::unavailable`] set when this machine has no
-    /// keychain to talk to (no D-Bus session, or no Secret Service on it).
-    pub fn connect(timeout: Duration) -> Result<Self, StoreError> {
-        let store = with_timeout(NAME, "connect to", timeout, connect_platform)?;
-        Ok(KeychainStore { store, timeout })
-    }
-
-    fn entry(store: &Arc<KeyringStore>, key: &str, action: &'static str) -> Result<Entry, StoreError> {
-        Entry::new_in_store(store, SERVICE, key).map_err(|e| map_error(action, e))
+fn unavailable(detail: String) -> StoreError {
+    StoreError {
+        store: NAME,
+        action: "connect to",
+        detail,
+        unavailable: true,
     }
 }
 
 #[cfg(target_os = "linux")]
-fn connect_platform() -> Result<Arc<KeyringStore>, StoreError> {
-    // libdbus would try to start a bus through X11 when no address is set;
-    // a helper run by kubectl in a container must not do that.
-    if crate::config::non_empty_env("DBUS_SESSION_BUS_ADDRESS").is_none() {
-        return Err(StoreError {
-            store: NAME,
-            action: "connect to",
-            detail: "no D-Bus session (`DBUS_SESSION_BUS_ADDRESS` is not set)".to_string(),
-            unavailable: true,
-        });
+impl KeychainStore {
+    /// Connects to the Secret Service within `timeout`.
+    ///
+    /// Fails with [`StoreError::unavailable`] set when this machine has no
+    /// keychain to talk to (no D-Bus session, or no Secret Service on it).
+    pub fn connect(timeout: Duration) -> Result<Self, StoreError> {
+        // libdbus would try to start a bus through X11 when no address is set;
+        // a helper run by kubectl in a container must not do that.
+        if crate::config::non_empty_env("DBUS_SESSION_BUS_ADDRESS").is_none() {
+            return Err(unavailable("no D-Bus session (`DBUS_SESSION_BUS_ADDRESS` is not set)".to_string()));
+        }
+        let encryption = match crate::config::non_empty_env("BIGANIMAL_SECRET_SERVICE_DH").as_deref() {
+            Some("1" | "on" | "true" | "yes") => EncryptionType::Dh,
+            _ => EncryptionType::Plain,
+        };
+        let service = with_timeout(NAME, "connect to", timeout, move || {
+            SecretService::connect(encryption)
+                .map(|service| Arc::new(Mutex::new(service)))
+                .map_err(|e| unavailable(format!("no Secret Service answered on the D-Bus session: {e}")))
+        })?;
+        Ok(KeychainStore { service, timeout })
     }
-    match dbus_secret_service_keyring_store::Store::new() {
-        Ok(store) => Ok(store),
-        Err(e) => Err(StoreError {
-            store: NAME,
-            action: "connect to",
-            detail: format!("no Secret Service answered on the D-Bus session: {e}"),
-            unavailable: true,
-        }),
+
+    /// Runs `call` on a helper thread with the connection, within the timeout.
+    fn run<T: Send + 'static>(
+        &self,
+        action: &'static str,
+        call: impl FnOnce(&SecretService) -> Result<T, ServiceError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let service = self.service.clone();
+        with_timeout(NAME, action, self.timeout, move || {
+            let service = service.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            call(&service).map_err(|e| map_error(action, e))
+        })
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn connect_platform() -> Result<Arc<KeyringStore>, StoreError> {
-    Err(StoreError {
-        store: NAME,
-        action: "connect to",
-        detail: "this build supports the keychain only on Linux".to_string(),
-        unavailable: true,
-    })
+impl KeychainStore {
+    /// Reports that this build has no keychain support on this platform.
+    pub fn connect(_timeout: Duration) -> Result<Self, StoreError> {
+        Err(unavailable("this build supports the keychain only on Linux".to_string()))
+    }
 }
 
+/// The search attributes of an entry.
+fn attributes(key: &str) -> std::collections::HashMap<&str, &str> {
+    [("service", SERVICE), ("username", key)].into_iter().collect()
+}
+
+/// Finds the entry's items, unlocking them if needed (which fails fast when
+/// unlocking would need a prompt and no display is available).
+#[cfg(target_os = "linux")]
+fn find<'a>(service: &'a SecretService, key: &str) -> Result<Vec<dbus_secret_service::Item<'a>>, ServiceError> {
+    let found = service.search_items(attributes(key))?;
+    if !found.locked.is_empty() {
+        let locked: Vec<&dbus_secret_service::Item> = found.locked.iter().collect();
+        service.unlock_all(&locked)?;
+    }
+    Ok(found.unlocked.into_iter().chain(found.locked).collect())
+}
+
+#[cfg(target_os = "linux")]
 impl SecretStore for KeychainStore {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let store = self.store.clone();
         let key = key.to_string();
-        with_timeout(NAME, "read", self.timeout, move || {
-            let entry = Self::entry(&store, &key, "read")?;
-            match entry.get_password() {
-                Ok(value) => Ok(Some(value)),
-                Err(KeyringError::NoEntry) => Ok(None),
-                Err(KeyringError::BadEncoding(_)) | Err(KeyringError::BadDataFormat(..)) => {
-                    crate::log::notice(
-                        "ignoring a keychain entry whose data is not valid text; it will be replaced",
-                    );
-                    Ok(None)
-                }
-                Err(KeyringError::Ambiguous(entries)) => {
-                    // Two processes may race to create the same item; keep none
-                    // and let the next write create one.
-                    for duplicate in entries {
-                        let _ = duplicate.delete_credential();
+        let secret = self.run("read", move |service| {
+            let items = find(service, &key)?;
+            match items.as_slice() {
+                [] => Ok(None),
+                [item] => item.get_secret().map(Some),
+                _ => {
+                    // Two processes raced to create the item; drop them all and
+                    // let the next write create one.
+                    for item in &items {
+                        let _ = item.delete();
                     }
                     Ok(None)
                 }
-                Err(e) => Err(map_error("read", e)),
             }
-        })
+        })?;
+        match secret.map(String::from_utf8) {
+            None => Ok(None),
+            Some(Ok(text)) => Ok(Some(text)),
+            Some(Err(_)) => {
+                crate::log::notice("ignoring a keychain item whose data is not valid text; it will be replaced");
+                Ok(None)
+            }
+        }
     }
 
     fn set(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let store = self.store.clone();
         let key = key.to_string();
         let value = value.to_string();
-        with_timeout(NAME, "write", self.timeout, move || {
-            let entry = Self::entry(&store, &key, "write")?;
-            match entry.set_password(&value) {
-                Err(KeyringError::Ambiguous(entries)) => {
-                    for duplicate in entries {
-                        let _ = duplicate.delete_credential();
-                    }
-                    entry.set_password(&value).map_err(|e| map_error("write", e))
-                }
-                other => other.map_err(|e| map_error("write", e)),
+        self.run("write", move |service| {
+            let items = find(service, &key)?;
+            if let [item] = items.as_slice() {
+                return item.set_secret(value.as_bytes(), "text/plain");
             }
+            for item in &items {
+                item.delete()?;
+            }
+            let collection = service.get_default_collection()?;
+            collection.ensure_unlocked()?;
+            let label = format!("BigAnimal credential ({key})");
+            collection.create_item(&label, attributes(&key), value.as_bytes(), true, "text/plain")?;
+            Ok(())
         })
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let store = self.store.clone();
         let key = key.to_string();
-        with_timeout(NAME, "delete an entry in", self.timeout, move || {
-            let entry = Self::entry(&store, &key, "delete an entry in")?;
-            match entry.delete_credential() {
-                Ok(()) | Err(KeyringError::NoEntry) => Ok(()),
-                Err(KeyringError::Ambiguous(entries)) => {
-                    for duplicate in entries {
-                        let _ = duplicate.delete_credential();
-                    }
-                    Ok(())
-                }
-                Err(e) => Err(map_error("delete an entry in", e)),
+        self.run("delete an entry in", move |service| {
+            for item in find(service, &key)? {
+                item.delete()?;
             }
+            Ok(())
         })
     }
 }
 
-/// Describes a keyring error without its `Debug` form, which can contain
-/// the stored bytes.
-fn map_error(action: &'static str, error: KeyringError) -> StoreError {
+#[cfg(not(target_os = "linux"))]
+impl SecretStore for KeychainStore {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn get(&self, _key: &str) -> Result<Option<String>, StoreError> {
+        Err(unavailable("this build supports the keychain only on Linux".to_string()))
+    }
+    fn set(&self, _key: &str, _value: &str) -> Result<(), StoreError> {
+        Err(unavailable("this build supports the keychain only on Linux".to_string()))
+    }
+    fn delete(&self, _key: &str) -> Result<(), StoreError> {
+        Err(unavailable("this build supports the keychain only on Linux".to_string()))
+    }
+}
+
+/// Describes a Secret Service error in words, with the fix where there is one.
+#[cfg(target_os = "linux")]
+fn map_error(action: &'static str, error: ServiceError) -> StoreError {
     let detail = match &error {
-        KeyringError::NoStorageAccess(e) => {
-            format!("the keyring is locked or access was denied ({e}); unlock it or use `--store file`")
+        ServiceError::Locked | ServiceError::Prompt => {
+            "the keyring is locked and unlocking it needs a password prompt; \
+             unlock it (for example by logging in to the desktop) or use `--store file`"
+                .to_string()
         }
-        KeyringError::PlatformFailure(e) => format!("the keyring service failed: {e}"),
-        KeyringError::TooLong(name, limit) => {
-            format!("the value of `{name}` is longer than the keychain's limit of {limit}")
-        }
-        KeyringError::Invalid(name, reason) => format!("`{name}` is invalid: {reason}"),
-        KeyringError::BadEncoding(_) | KeyringError::BadDataFormat(..) => {
-            "the stored data is not valid".to_string()
-        }
-        _ => "the keychain returned an unexpected error".to_string(),
+        ServiceError::NoResult => "the keyring has no default collection; create one or use `--store file`".to_string(),
+        ServiceError::Unavailable => "no Secret Service is running on the D-Bus session".to_string(),
+        ServiceError::Dbus(e) => format!("the D-Bus call failed: {}", e.message().unwrap_or("no message")),
+        _ => "the keyring returned data this helper cannot read".to_string(),
     };
     StoreError {
         store: NAME,
