@@ -2,8 +2,10 @@
 
 PREFIX ?= /usr/local
 CARGO ?= cargo
+# The binary `install-files` copies; `install` builds it first.
+BINARY ?= target/release/biganimal-credential
 
-.PHONY: all build demo test test-emulator test-unit install clean
+.PHONY: all build demo test test-emulator test-unit oidc-fixture bench install install-files clean fuzz fuzz-all
 
 all: build
 
@@ -28,9 +30,37 @@ test-emulator:
 test-unit:
 	$(CARGO) test --locked --no-fail-fast
 
+# Measures the cached path, the refresh path and concurrency with hyperfine
+# and writes docs/benchmarks.md.
+bench:
+	bash tests/support/secret-service-session.sh bash scripts/bench.sh
+
+# Installs the npm packages of the oidc-provider fixture that
+# tests/oidc_conformance.rs runs; without them those tests skip outside CI.
+oidc-fixture:
+	cd tests/fixtures/oidc-provider && npm ci --no-audit --no-fund
+
 install: build
+	$(MAKE) install-files
+
+# Installs the binary and, as relative symbolic links next to it, the names
+# under which it speaks git's and docker's credential-helper protocols.
+install-files:
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 target/release/biganimal-credential $(DESTDIR)$(PREFIX)/bin/biganimal-credential
+	install -m 0755 $(BINARY) $(DESTDIR)$(PREFIX)/bin/biganimal-credential
+	ln -sf biganimal-credential $(DESTDIR)$(PREFIX)/bin/git-credential-biganimal
+	ln -sf biganimal-credential $(DESTDIR)$(PREFIX)/bin/docker-credential-biganimal
 
 clean:
 	$(CARGO) clean
+
+# Fuzzing with cargo-fuzz (`cargo install cargo-fuzz --locked`), one target
+# at a time: `make fuzz TARGET=http_reply SECONDS=300`, or every target in
+# turn with `make fuzz-all SECONDS=60`. See docs/fuzzing.md.
+SECONDS ?= 60
+
+fuzz:
+	bash fuzz/run.sh $(TARGET) $(SECONDS)
+
+fuzz-all:
+	bash fuzz/run.sh all $(SECONDS)
