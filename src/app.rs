@@ -10,7 +10,7 @@
 //! | 3 | login required: no valid login and no device login allowed here |
 //! | 4 | the device login was denied or its code expired |
 
-use crate::cli::{Cli, Command, GetArgs, GlobalArgs, LoginMode};
+use crate::cli::{Cli, Command, GetArgs, GlobalArgs};
 use crate::clock::{from_unix, human_duration, rfc3339, Clock, SystemClock};
 use crate::config::Dirs;
 use crate::http::Http;
@@ -20,10 +20,19 @@ use crate::oauth::client::HttpAuthServer;
 use crate::oauth::device::DeviceLoginError;
 use crate::oauth::AuthServer;
 use crate::output::{self, exec_credential, OutputFormat};
-use crate::session::{LoginPolicy, Session, SessionError, Settings, Source, REFRESH_TOKEN_LIFETIME};
+use crate::session::{Session, SessionError, Settings, REFRESH_TOKEN_LIFETIME};
 use crate::store::{select, CredentialStore};
 use crate::ui::StderrPrompt;
 use std::io::IsTerminal;
+
+mod access;
+mod docker;
+mod exec;
+mod git;
+mod serve;
+mod setup;
+
+use serve::CredentialSource;
 
 /// A command's failure with its exit code.
 pub struct Failure {
@@ -91,14 +100,20 @@ impl Context {
     }
 }
 
-/// Runs the command line.
-pub fn run(cli: Cli) -> Result<(), Failure> {
+/// Runs the command line and returns the exit code: 0, or the status of
+/// the command that `exec` ran.
+pub fn run(cli: Cli) -> Result<u8, Failure> {
     log::set_verbose(cli.global.verbose);
     match cli.command.unwrap_or(Command::Get(GetArgs::default())) {
-        Command::Get(args) => get(&cli.global, &args),
-        Command::Login => login(&cli.global),
-        Command::Logout => logout(&cli.global),
-        Command::Status => status(&cli.global),
+        Command::Get(args) => get(&cli.global, &args).map(|()| 0),
+        Command::Login => login(&cli.global).map(|()| 0),
+        Command::Logout => logout(&cli.global).map(|()| 0),
+        Command::Status => status(&cli.global).map(|()| 0),
+        Command::Git(args) => git::run(&cli.global, &args),
+        Command::Docker(args) => docker::run(&cli.global, &args),
+        Command::Exec(args) => exec::run(&cli.global, &args),
+        Command::Setup(args) => setup::run(&cli.global, &args),
+        Command::ImportAccessKey(args) => access::import(&cli.global, &args),
     }
 }
 
@@ -113,30 +128,20 @@ fn get(global: &GlobalArgs, args: &GetArgs) -> Result<(), Failure> {
     let api_version = match args.output {
         OutputFormat::ExecCredential => {
             let exec_info = std::env::var("KUBERNETES_EXEC_INFO").ok();
-            Some(exec_credential::requested_version(exec_info.as_deref()).map_err(Failure::usage)?)
+            exec_credential::requested_version(exec_info.as_deref()).map_err(Failure::usage)?
         }
-        _ => None,
+        _ => exec_credential::DEFAULT_VERSION,
     };
-    let policy = match args.login {
-        LoginMode::Never => LoginPolicy::Never,
-        LoginMode::Always => LoginPolicy::Always,
-        LoginMode::Auto if std::io::stderr().is_terminal() => LoginPolicy::Auto,
-        LoginMode::Auto => LoginPolicy::Never,
-    };
+    let policy = serve::login_policy(args.login, std::io::stderr().is_terminal());
+    let credential = serve::LazySource::new(global).credential(policy)?;
 
-    let context = Context::new(global)?;
-    let credential = context.session().get(policy, &mut stderr_prompt())?;
-    match credential.source {
-        Source::Cache => log::info("served the cached token"),
-        Source::Refresh => log::info(&format!("refreshed; valid until {}", rfc3339(credential.expires_at))),
-        Source::Login => log::notice(&format!("logged in; token valid until {}", rfc3339(credential.expires_at))),
-    }
-
-    let text = match (args.output, api_version) {
-        (OutputFormat::ExecCredential, Some(version)) => exec_credential::render(version, &credential),
-        (OutputFormat::Token, _) => output::token(&credential, std::io::stdout().is_terminal()),
-        _ => output::json(&credential),
+    let render_context = output::RenderContext {
+        api_url: &global.api_url,
+        stdout_is_terminal: std::io::stdout().is_terminal(),
+        exec_api_version: api_version,
     };
+    let text = output::render(args.output, &credential, &render_context)
+        .map_err(|e| serve::render_failure(e, &credential, &global.profile))?;
     output::write_stdout(&text).map_err(|e| Failure::general(format!("could not write to stdout: {e}")))
 }
 
@@ -161,6 +166,7 @@ fn login(global: &GlobalArgs) -> Result<(), Failure> {
 
 fn logout(global: &GlobalArgs) -> Result<(), Failure> {
     let context = Context::new(global)?;
+    access::forget_stored_key(&context)?;
     let session = context.session();
     let Some(provider) = context.discovery.load(&context.settings.api_url) else {
         log::notice(&format!("profile `{}` has no stored login", context.settings.profile));
@@ -255,9 +261,17 @@ fn status(global: &GlobalArgs) -> Result<(), Failure> {
         }
     };
 
+    let key_status = access::key_status(&context)?;
+    lines.push(key_status.line);
+
     let mut text = lines.join("\n");
     text.push('\n');
     output::write_stdout(&text).map_err(|e| Failure::general(format!("could not write to stdout: {e}")))?;
+    match (key_status.usable, key_status.problem) {
+        (Some(true), _) => return Ok(()),
+        (Some(false), Some(message)) => return Err(Failure { code: 3, message }),
+        _ => {}
+    }
     if token_valid || refresh_usable {
         Ok(())
     } else {

@@ -1,6 +1,10 @@
 //! Command-line definitions: commands, options, their environment
 //! variables and defaults.
 
+mod callers;
+
+pub use callers::{CallerArgs, DockerArgs, ExecArgs, GitArgs, ImportAccessKeyArgs, SetupArgs, SetupTarget};
+
 use crate::output::OutputFormat;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -12,7 +16,7 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(name = "biganimal-credential", version, max_term_width = 100)]
 #[command(after_help = "Exit codes: 0 success, 1 failure, 2 invalid usage or input, \
-    3 login required, 4 device login denied or expired.")]
+    3 login required, 4 device login denied or expired; `exec` exits with its command's status.")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -79,10 +83,24 @@ pub enum Command {
     Get(GetArgs),
     /// Run a device login now, replacing any stored login of the profile.
     Login,
-    /// Revoke the stored refresh token at the issuer and delete local state.
+    /// Revoke the stored refresh token at the issuer and delete local state,
+    /// including a stored access key.
     Logout,
     /// Show the profile, account, token expiry and refresh-token age.
     Status,
+    /// Speak git's credential-helper protocol (as `git-credential-biganimal`).
+    Git(GitArgs),
+    /// Speak docker's credential-helper protocol (as `docker-credential-biganimal`).
+    Docker(DockerArgs),
+    /// Run a command with the credential in `BA_BEARER_TOKEN` (or
+    /// `BA_ACCESS_KEY` and `EDB_TF_ACCESS_KEY`) and `BA_API_URI`, and pass
+    /// its exit status on.
+    Exec(ExecArgs),
+    /// Print the configuration to paste for kubectl, git or docker.
+    Setup(SetupArgs),
+    /// Store a BigAnimal access key (`baak_…`) read from stdin or a hidden
+    /// prompt, for this profile and API base.
+    ImportAccessKey(ImportAccessKeyArgs),
 }
 
 /// Options of `get`.

@@ -1,12 +1,13 @@
 //! `biganimal-credential`: hands out EDB BigAnimal API tokens to kubectl
 //! exec hooks, scripts and people. See `--help` and docs/.
 
-use biganimal_credential::{app, cli, log};
+use biganimal_credential::{app, cli, dispatch, log};
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let command_line = dispatch::command_line(std::env::args_os().collect());
+    let cli = match cli::Cli::try_parse_from(command_line) {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to stdout with exit code 0; real usage
@@ -16,7 +17,7 @@ fn main() -> ExitCode {
         }
     };
     match app::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(failure) => {
             log::notice(&failure.message);
             ExitCode::from(failure.code)

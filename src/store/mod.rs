@@ -213,8 +213,8 @@ fn refresh_key(identity: &str) -> String {
     format!("{identity}/refresh")
 }
 
-/// The entry of an access key. Identity keys have five `|`-separated
-/// fields and other suffixes, so the two never collide.
+/// Returns the entry name of an access key. Identity keys have five
+/// `|`-separated fields and other suffixes, so the two never collide.
 fn access_key_entry(profile: &str, api_url: &str) -> String {
     format!("{profile}|{api_url}/access-key")
 }
