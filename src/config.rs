@@ -94,7 +94,9 @@ pub fn validate_url(what: &str, url: &str) -> Result<String, String> {
     let (scheme, rest) = url.split_once("://").ok_or_else(|| {
         format!("invalid {what} `{url}`: expected an absolute URL such as `{DEFAULT_API_URL}`")
     })?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // The URL Standard ends the authority of an http(s) URL at `\` as at
+    // `/`, so `http://evil.example\@127.0.0.1/` names the host `evil.example`.
+    let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or_default();
     let host = host_of(authority);
     if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("invalid {what} `{url}`: the host is missing or the URL contains spaces"));
@@ -248,6 +250,12 @@ mod tests {
         assert!(err.contains("loopback"), "{err}");
         assert!(validate_url("API URL", "http://127.0.0.1.evil.example/api").is_err());
         assert!(validate_url("API URL", "http://127.0.0.1@evil.example/api").is_err());
+    }
+
+    #[test]
+    fn url_backslash_ends_host() {
+        let err = validate_url("API URL", "http://evil.example\\@127.0.0.1/api").unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
     }
 
     #[test]

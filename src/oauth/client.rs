@@ -291,13 +291,15 @@ fn describe_body(reply: &Reply) -> String {
 /// Removes control characters, masks a secret the server may have echoed,
 /// and caps server-provided text at 200 characters.
 fn clean_text(text: &str, sent_secret: Option<&Secret>) -> String {
-    let mut text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    let mut text: String = text.chars().filter(|c| !c.is_control()).collect();
     if let Some(secret) = sent_secret {
         if !secret.expose().is_empty() {
             text = text.replace(secret.expose(), "[redacted]");
         }
     }
-    text
+    // The cap comes after the masking: a secret cut in two by the cap
+    // would no longer match and its first part would be shown.
+    text.chars().take(200).collect()
 }
 
 /// Parses a device authorization response (RFC 8628 §3.2).
@@ -476,6 +478,16 @@ mod tests {
         let text = expect_success("refresh", "u", &r, Some(&secret)).unwrap_err().to_string();
         assert!(!text.contains("v1.refresh-token-value"), "{text}");
         assert!(text.contains("[redacted]"), "{text}");
+    }
+
+    #[test]
+    fn echoed_secret_across_length_cap_is_masked() {
+        let secret = Secret::new("v1.MRrT4tq2Fh9dPqL0sTg7bX3nVk8Wc5");
+        let description = format!("{} {}", "x".repeat(185), secret.expose());
+        let body = serde_json::json!({"error": "invalid_grant", "error_description": description});
+        let r = reply(403, &body.to_string());
+        let text = expect_success("refresh", "u", &r, Some(&secret)).unwrap_err().to_string();
+        assert!(!text.contains("v1.MRrT4tq2"), "{text}");
     }
 
     #[test]
