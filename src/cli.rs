@@ -26,6 +26,44 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// Parses a command line (program name first).
+    ///
+    /// `get`, which every kubectl, git and docker call runs, is first tried
+    /// with [`GetCommandLine`]: the same option definitions without the
+    /// other commands, which clap would otherwise build and fill with the
+    /// global options on every call. Anything that parser rejects (help,
+    /// errors, other commands) goes to the full parser, so messages and
+    /// behaviour stay those of the full command line.
+    pub fn parse_command_line(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+        let is_get = match args.get(1) {
+            None => true,
+            Some(first) => first == "get",
+        };
+        if is_get {
+            let rest = args.iter().skip(2).cloned();
+            let short = std::iter::once(std::ffi::OsString::from("biganimal-credential get")).chain(rest);
+            if let Ok(parsed) = GetCommandLine::try_parse_from(short) {
+                return Ok(Cli {
+                    global: parsed.global,
+                    command: Some(Command::Get(parsed.get)),
+                });
+            }
+        }
+        Cli::try_parse_from(args)
+    }
+}
+
+/// The `get` command on its own, for [`Cli::parse_command_line`].
+#[derive(Parser)]
+#[command(name = "biganimal-credential get", disable_help_flag = true, disable_version_flag = true)]
+pub struct GetCommandLine {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(flatten)]
+    get: GetArgs,
+}
+
 /// Options every command accepts.
 #[derive(Args, Clone)]
 pub struct GlobalArgs {
@@ -169,5 +207,47 @@ mod tests {
     #[test]
     fn definitions_are_consistent() {
         Cli::command().debug_assert();
+        GetCommandLine::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut line = vec![std::ffi::OsString::from("biganimal-credential")];
+        line.extend(args.iter().map(std::ffi::OsString::from));
+        Cli::parse_command_line(line)
+    }
+
+    #[test]
+    fn get_shortcut_matches_full_parser() {
+        let cases: [&[&str]; 5] = [
+            &[],
+            &["get"],
+            &["get", "-o", "token", "--min-ttl", "90s"],
+            &["get", "--profile", "prod", "--login", "never", "--store", "file"],
+            &["--profile", "prod", "get"],
+        ];
+        for args in cases {
+            let quick = parse(args).unwrap();
+            let mut full_line = vec!["biganimal-credential"];
+            full_line.extend_from_slice(args);
+            let full = Cli::try_parse_from(full_line).unwrap();
+            assert_eq!(quick.global.profile, full.global.profile, "{args:?}");
+            assert_eq!(quick.global.min_ttl, full.global.min_ttl, "{args:?}");
+            assert_eq!(quick.global.store, full.global.store, "{args:?}");
+            let output = |cli: &Cli| match &cli.command {
+                Some(Command::Get(get)) => Some((get.output, get.login)),
+                None => Some((OutputFormat::ExecCredential, LoginMode::Auto)),
+                _ => None,
+            };
+            assert_eq!(output(&quick), output(&full), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn get_shortcut_leaves_errors_to_full_parser() {
+        let err = parse(&["get", "--store", "vault"]).err().unwrap();
+        assert!(err.to_string().contains("vault"), "{err}");
+        let help = parse(&["get", "--help"]).err().unwrap();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(help.to_string().contains("Usage: biganimal-credential get"), "{help}");
     }
 }
