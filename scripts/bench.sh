@@ -145,6 +145,10 @@ hyperfine --warmup 1 --runs 15 --prepare "$prepare" --export-json "$results/conc
     -n "one caller, refresh" "$binary get" \
     -n "64 concurrent callers" "bash $root/scripts/bench-concurrent.sh $binary 64" \
     >"$results/concurrent.txt" 2>&1
+say "measuring 64 concurrent callers on a valid token (the cost of 64 process starts)"
+hyperfine --warmup 1 --runs 15 --export-json "$results/concurrent-cached.json" \
+    -n "64 concurrent callers, token valid" "bash $root/scripts/bench-concurrent.sh $binary 64" \
+    >"$results/concurrent-cached.txt" 2>&1
 control config '{"latency_ms": 0}'
 
 say "measuring size and memory"

@@ -212,16 +212,19 @@ impl<'a> Session<'a> {
             return Ok(credential);
         }
 
-        let _lock = self.lock(&identity, "refresh or device login")?;
-        let reread = self.store.load_token_uncached(&key)?;
-        let changed = match (&cached, &reread) {
-            (Some(before), Some(after)) => before.token != after.token,
-            (None, Some(_)) => true,
-            _ => false,
+        let _lock = match self.try_lock(&identity, "refresh or device login")? {
+            Some(lock) => lock,
+            None => {
+                // Another process is renewing this token: wait for it, then
+                // read what it stored, together with every other waiter.
+                lock::wait_until_released(&self.settings.lock_dir, &identity.lock_name(), self.settings.lock_timeout)?;
+                if let Some(credential) = self.renewed_meanwhile(&key, cached.as_ref())? {
+                    return Ok(credential);
+                }
+                self.lock(&identity, "refresh or device login")?
+            }
         };
-        let margin = if changed { Duration::ZERO } else { self.settings.min_ttl };
-        if let Some(credential) = self.fresh(reread.as_ref(), margin) {
-            log::info("another process renewed the token while this one waited");
+        if let Some(credential) = self.renewed_meanwhile(&key, cached.as_ref())? {
             return Ok(credential);
         }
 
@@ -295,8 +298,31 @@ impl<'a> Session<'a> {
             &identity.lock_name(),
             &purpose,
             self.settings.lock_timeout,
-            self.clock,
         )?)
+    }
+
+    fn try_lock(&self, identity: &Identity, action: &str) -> Result<Option<LockGuard>, SessionError> {
+        let purpose = format!("{action} of profile `{}`", identity.profile);
+        Ok(lock::try_acquire(&self.settings.lock_dir, &identity.lock_name(), &purpose)?)
+    }
+
+    /// Re-reads the store of record and returns the token when it is usable:
+    /// with the full margin, or with any time left when it differs from
+    /// `before`, because then another process renewed it and renewing it
+    /// again would not give a longer-lived one.
+    fn renewed_meanwhile(&self, key: &str, before: Option<&TokenRecord>) -> Result<Option<Credential>, SessionError> {
+        let reread = self.store.load_token_uncached(key)?;
+        let changed = match (before, &reread) {
+            (Some(before), Some(after)) => before.token != after.token,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        let margin = if changed { Duration::ZERO } else { self.settings.min_ttl };
+        let credential = self.fresh(reread.as_ref(), margin);
+        if credential.is_some() && changed {
+            log::info("another process renewed the token while this one waited");
+        }
+        Ok(credential)
     }
 
     /// Loads the refresh record when it can still be used.
