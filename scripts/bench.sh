@@ -9,7 +9,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-binary="${CARGO_TARGET_DIR:-$root/target}/release/biganimal-credential"
+# `make bench` builds the release binary and passes its path.
+binary=$(realpath "${BENCH_BINARY:?run this through make bench, which sets BENCH_BINARY}")
 work=$(mktemp -d)
 results="$work/results"
 mkdir -p "$results"
@@ -29,9 +30,6 @@ say() { printf 'bench: %s\n' "$*" >&2; }
 
 command -v hyperfine >/dev/null || { say "hyperfine is missing: apt-get install hyperfine"; exit 1; }
 [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ] || { say "no D-Bus session: run this through 'make bench'"; exit 1; }
-
-say "building the release binary"
-(cd "$root" && cargo build --release --locked --quiet)
 
 say "building a minimal Rust binary with the same profile settings"
 printf 'fn main() {}\n' >"$work/minimal.rs"
