@@ -55,6 +55,9 @@ impl ServerName {
             return Err(invalid("remove the user name"));
         }
         let (host, port) = split_port(authority).map_err(invalid)?;
+        // The trailing dot of a fully qualified name is dropped before the
+        // emptiness check, so that `.` alone is not read as an empty host.
+        let host = host.trim_end_matches('.');
         let valid_host = !host.is_empty()
             && host
                 .bytes()
@@ -63,7 +66,7 @@ impl ServerName {
             return Err(invalid("expected a host name or IP address"));
         }
         Ok(ServerName {
-            host: host.trim_end_matches('.').to_ascii_lowercase(),
+            host: host.to_ascii_lowercase(),
             port,
         })
     }
@@ -189,6 +192,14 @@ mod tests {
         for bad in ["", "ftp://host", "user@host", "https://user:pw@host/", "host:99999", "host:x", "[::1", "a b", "https:///x"] {
             assert!(Target::parse(bad).is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn parse_rejects_dots_only_host() {
+        for bad in [".", "...", ".:443", "https://./api"] {
+            assert!(Target::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(ServerName::parse("Portal.BigAnimal.com.").unwrap().host, "portal.biganimal.com");
     }
 
     #[test]
