@@ -53,13 +53,31 @@ oidc-fixture:
 install: build
 	$(MAKE) install-files
 
-# Installs the binary and, as relative symbolic links next to it, the names
-# under which it speaks git's and docker's credential-helper protocols.
+# Where shells and man look for their files under PREFIX.
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/site-functions
+FISH_COMPLETION_DIR ?= $(PREFIX)/share/fish/vendor_completions.d
+MAN1_DIR ?= $(PREFIX)/share/man/man1
+
+# Installs the binary; as relative symbolic links next to it, the names
+# under which it speaks git's and docker's credential-helper protocols;
+# and the shell completions and man pages, which the binary generates
+# from its own option definitions (`biganimal-credential generate`).
 install-files:
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BINARY) $(DESTDIR)$(PREFIX)/bin/biganimal-credential
 	ln -sf biganimal-credential $(DESTDIR)$(PREFIX)/bin/git-credential-biganimal
 	ln -sf biganimal-credential $(DESTDIR)$(PREFIX)/bin/docker-credential-biganimal
+	install -d $(DESTDIR)$(BASH_COMPLETION_DIR) $(DESTDIR)$(ZSH_COMPLETION_DIR) \
+		$(DESTDIR)$(FISH_COMPLETION_DIR) $(DESTDIR)$(MAN1_DIR)
+	$(BINARY) generate completion bash > $(DESTDIR)$(BASH_COMPLETION_DIR)/biganimal-credential
+	$(BINARY) generate completion zsh > $(DESTDIR)$(ZSH_COMPLETION_DIR)/_biganimal-credential
+	$(BINARY) generate completion fish > $(DESTDIR)$(FISH_COMPLETION_DIR)/biganimal-credential.fish
+	$(BINARY) generate man --out-dir $(DESTDIR)$(MAN1_DIR)
+	chmod 0644 $(DESTDIR)$(BASH_COMPLETION_DIR)/biganimal-credential \
+		$(DESTDIR)$(ZSH_COMPLETION_DIR)/_biganimal-credential \
+		$(DESTDIR)$(FISH_COMPLETION_DIR)/biganimal-credential.fish \
+		$(DESTDIR)$(MAN1_DIR)/biganimal-credential*.1
 
 clean:
 	$(CARGO) clean

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Local emulator of the EDB BigAnimal portal API and its Auth0 issuer, for demos and tests.
 
-One loopback HTTP server plays both parties of a BigAnimal login:
+One loopback HTTP (or HTTPS) server plays both parties of a BigAnimal login:
 
 * the portal: ``/api/v3`` and ``/api/v2`` with ``auth/provider``, ``auth/token`` (token
   exchange) and ``user-info``;
@@ -12,7 +12,8 @@ One loopback HTTP server plays both parties of a BigAnimal login:
   approve codes and inject faults.
 
 Run it with ``python3 emulator/biganimal_emulator.py [options]`` (``--help`` lists them).
-After binding, it prints one line, ``http://127.0.0.1:PORT``, to stdout and logs each
+After binding, it prints one line, ``http://127.0.0.1:PORT`` (``https://`` with
+``--tls-cert`` and ``--tls-key``), to stdout and logs each
 request (method, path, status) to stderr. Request bodies, query strings and token values
 are never logged. SIGTERM or SIGINT stops it with exit status 0. It uses only the Python
 standard library, keeps everything in memory and signs its tokens with keys that are
@@ -34,6 +35,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -1043,11 +1045,17 @@ class EmulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = REQUEST_QUEUE_SIZE
 
-    def __init__(self, address: tuple[str, int], emulator_config: Config) -> None:
+    def __init__(self, address: tuple[str, int], emulator_config: Config,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, EmulatorRequestHandler)
+        scheme = "http"
+        if tls is not None:
+            # The TLS handshake runs on the first read, in the request's own thread.
+            self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+            scheme = "https"
         host = f"[{address[0]}]" if ":" in address[0] else address[0]
-        self.base_url = f"http://{host}:{self.server_address[1]}"
+        self.base_url = f"{scheme}://{host}:{self.server_address[1]}"
         self.emulator = Emulator(emulator_config, self.base_url)
         self.stopping = threading.Event()
 
@@ -1055,6 +1063,8 @@ class EmulatorServer(ThreadingHTTPServer):
         error = sys.exc_info()[1]
         if isinstance(error, ConnectionError):
             log.info("connection from %s ended early: %s", client_address[0], type(error).__name__)
+        elif isinstance(error, ssl.SSLError):
+            log.info("TLS with %s failed: %s", client_address[0], error.reason)
         else:
             log.exception("request from %s failed", client_address[0])
 
@@ -1302,6 +1312,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--access-key", action="append", default=[], metavar="KEY",
         help="access key accepted in the x-access-key header; repeatable")
     add("--email", default=defaults.email, help="account e-mail in ID tokens, BigAnimal tokens and user-info")
+    add("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate chain (needs --tls-key)")
+    add("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
     return parser
 
 
@@ -1351,10 +1363,21 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.host not in LOOPBACK_HOSTS:
         parser.error(f"--host {arguments.host!r} is not allowed: use a loopback address, 127.0.0.1 or ::1")
+    if (arguments.tls_cert is None) != (arguments.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
+    tls = None
+    if arguments.tls_cert is not None:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            tls.load_cert_chain(arguments.tls_cert, arguments.tls_key)
+        except (OSError, ssl.SSLError) as error:
+            log.error("could not load --tls-cert %s and --tls-key %s: %s", arguments.tls_cert, arguments.tls_key, error)
+            return 1
+        tls.set_alpn_protocols(["http/1.1"])
     try:
-        server = EmulatorServer((arguments.host, arguments.port), config_from_arguments(arguments))
+        server = EmulatorServer((arguments.host, arguments.port), config_from_arguments(arguments), tls)
     except OSError as error:
         log.error("could not bind %s port %d: %s", arguments.host, arguments.port, error)
         return 1

@@ -231,6 +231,34 @@ class StartupTest(EmulatorTestCase):
         provider = EmulatorClient(process.first_line).call("GET", "/api/v3/auth/provider").json()
         self.assertEqual(provider["issuerUri"], process.first_line + "/")
 
+    def test_tls_serves_https_urls(self) -> None:
+        directory = tempfile.TemporaryDirectory()
+        self.addCleanup(directory.cleanup)
+        cert, key = Path(directory.name, "cert.pem"), Path(directory.name, "key.pem")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True, capture_output=True, timeout=30,
+        )
+        process = ServerProcess(EMULATOR_SCRIPT, ["--tls-cert", str(cert), "--tls-key", str(key)])
+        self.addCleanup(process.close)
+        self.assertRegex(process.first_line, r"^https://127\.0\.0\.1:\d+$")
+        parts = urlsplit(process.first_line)
+        context = ssl.create_default_context(cafile=str(cert))
+        connection = http.client.HTTPSConnection(parts.hostname, parts.port, context=context, timeout=10)
+        try:
+            provider = send_request(connection, "GET", "/api/v3/auth/provider").json()
+        finally:
+            connection.close()
+        self.assertEqual(provider["issuerUri"], process.first_line + "/")
+
+    def test_tls_cert_without_key_rejected(self) -> None:
+        result = subprocess.run([sys.executable, str(EMULATOR_SCRIPT), "--tls-cert", "cert.pem"],
+                                capture_output=True, text=True, timeout=10)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--tls-key", result.stderr)
+
 
 # --------------------------------------------------------------------------- portal
 

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-binary="$root/target/debug/biganimal-credential"
+binary="${CARGO_TARGET_DIR:-$root/target}/debug/biganimal-credential"
 work=$(mktemp -d)
 emulator_pid=""
 
@@ -55,8 +55,8 @@ shown.append("total")
 print("   emulator requests so far: " + ", ".join(f"{name}={counts[name]}" for name in shown))'
 }
 
-step "Build"
-(cd "$root" && cargo build --quiet)
+step "Build (the first build compiles the dependencies and takes a few minutes)"
+(cd "$root" && cargo build --locked)
 
 step "Start the BigAnimal emulator on a free loopback port"
 # Portal tokens live 10 minutes; a 15-minute margin later forces a refresh.

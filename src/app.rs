@@ -9,18 +9,18 @@
 //! | 2 | invalid usage or input: an option value, `KUBERNETES_EXEC_INFO` |
 //! | 3 | login required: no valid login and no device login allowed here |
 //! | 4 | the device login was denied or its code expired |
+//! | 130 | the device login was cancelled with Ctrl-C (see `ui::interrupt`) |
 
 use crate::cli::{Cli, Command, GetArgs, GlobalArgs};
-use crate::clock::{from_unix, human_duration, rfc3339, Clock, SystemClock};
+use crate::clock::{rfc3339, SystemClock};
 use crate::config::Dirs;
 use crate::http::Http;
 use crate::identity::DiscoveryCache;
 use crate::log;
 use crate::oauth::client::HttpAuthServer;
 use crate::oauth::device::DeviceLoginError;
-use crate::oauth::AuthServer;
 use crate::output::{self, exec_credential, OutputFormat};
-use crate::session::{Session, SessionError, Settings, REFRESH_TOKEN_LIFETIME};
+use crate::session::{Session, SessionError, Settings};
 use crate::store::{select, CredentialStore};
 use crate::ui::StderrPrompt;
 use std::io::IsTerminal;
@@ -28,9 +28,11 @@ use std::io::IsTerminal;
 mod access;
 mod docker;
 mod exec;
+mod generate;
 mod git;
 mod serve;
 mod setup;
+mod status;
 
 use serve::CredentialSource;
 
@@ -71,6 +73,8 @@ struct Context {
     discovery: DiscoveryCache,
     server: HttpAuthServer,
     clock: SystemClock,
+    /// `--browser`: open the verification page when a login starts.
+    open_browser: bool,
 }
 
 impl Context {
@@ -87,11 +91,13 @@ impl Context {
                 lock_timeout: global.lock_timeout,
                 lock_dir: dirs.locks,
                 state_dir: dirs.state,
+                login_command: global.login_command(),
             },
             store,
             discovery: DiscoveryCache::new(dirs.cache),
-            server: HttpAuthServer::new(Http::new(global.http_timeout)),
+            server: HttpAuthServer::new(Http::new(global.http_timeout, global.ca_file.clone())),
             clock: SystemClock,
+            open_browser: global.browser,
         })
     }
 
@@ -108,26 +114,39 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Get(args) => get(&cli.global, &args).map(|()| 0),
         Command::Login => login(&cli.global).map(|()| 0),
         Command::Logout => logout(&cli.global).map(|()| 0),
-        Command::Status => status(&cli.global).map(|()| 0),
+        Command::Status(args) => status::run(&cli.global, &args).map(|()| 0),
         Command::Git(args) => git::run(&cli.global, &args),
         Command::Docker(args) => docker::run(&cli.global, &args),
         Command::Exec(args) => exec::run(&cli.global, &args),
         Command::Setup(args) => setup::run(&cli.global, &args),
         Command::ImportAccessKey(args) => access::import(&cli.global, &args),
+        Command::Generate(args) => generate::run(&args),
     }
 }
 
-fn stderr_prompt() -> StderrPrompt {
+/// Builds the login screen's settings. Only the terminal check runs here;
+/// the browser and terminal-size lookups wait until a login is shown.
+fn stderr_prompt(open_browser: bool) -> StderrPrompt {
     let terminal = std::io::stderr().is_terminal();
-    let color = terminal && crate::config::non_empty_env("NO_COLOR").is_none();
-    StderrPrompt::new(terminal, color)
+    let color = terminal && crate::ui::color_allowed();
+    StderrPrompt::new(crate::ui::PromptOptions {
+        terminal,
+        color,
+        open_browser,
+    })
 }
 
 fn get(global: &GlobalArgs, args: &GetArgs) -> Result<(), Failure> {
     // Check the caller's request before any work, so bad input fails fast.
     let api_version = match args.output {
         OutputFormat::ExecCredential => {
-            let exec_info = std::env::var("KUBERNETES_EXEC_INFO").ok();
+            let exec_info = match std::env::var("KUBERNETES_EXEC_INFO") {
+                Ok(text) => Some(text),
+                Err(std::env::VarError::NotPresent) => None,
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(Failure::usage("invalid `KUBERNETES_EXEC_INFO`: it is not valid UTF-8; unset it or let kubectl set it"));
+                }
+            };
             exec_credential::requested_version(exec_info.as_deref()).map_err(Failure::usage)?
         }
         _ => exec_credential::DEFAULT_VERSION,
@@ -147,17 +166,25 @@ fn get(global: &GlobalArgs, args: &GetArgs) -> Result<(), Failure> {
 
 fn login(global: &GlobalArgs) -> Result<(), Failure> {
     let context = Context::new(global)?;
-    let credential = context.session().login(&mut stderr_prompt())?;
+    let credential = context.session().login(&mut stderr_prompt(global.browser))?;
     let identity = context.session().identity()?;
-    let email = context
-        .store
-        .load_refresh(&identity.key())
-        .ok()
-        .flatten()
-        .and_then(|r| r.email);
-    let who = email.map(|e| format!(" as {e}")).unwrap_or_default();
+    let refresh = context.store.load_refresh(&identity.key()).ok().flatten();
+    let who = refresh
+        .as_ref()
+        .and_then(|r| r.email.as_ref())
+        .map(|e| format!(" as {e}"))
+        .unwrap_or_default();
+    // The refresh token renews the token without a browser until the
+    // login's absolute lifetime ends.
+    let renewal = match &refresh {
+        Some(record) => format!(
+            "; renewed without a browser until {}",
+            rfc3339(crate::clock::from_unix(record.login_at) + crate::session::REFRESH_TOKEN_LIFETIME)
+        ),
+        None => "; the issuer sent no refresh token, so a new login is needed when it expires".to_string(),
+    };
     log::notice(&format!(
-        "logged in{who} (profile `{}`); token valid until {}",
+        "logged in{who} (profile `{}`); token valid until {}{renewal}",
         identity.profile,
         rfc3339(credential.expires_at)
     ));
@@ -167,121 +194,16 @@ fn login(global: &GlobalArgs) -> Result<(), Failure> {
 fn logout(global: &GlobalArgs) -> Result<(), Failure> {
     let context = Context::new(global)?;
     access::forget_stored_key(&context)?;
-    let session = context.session();
-    let Some(provider) = context.discovery.load(&context.settings.api_url) else {
-        log::notice(&format!("profile `{}` has no stored login", context.settings.profile));
-        return Ok(());
-    };
-    let identity = crate::identity::Identity::new(
-        &context.settings.profile,
-        &context.settings.api_url,
-        &provider,
-        context.settings.free_trial,
-    )
-    .map_err(Failure::usage)?;
-    let key = identity.key();
-    let _ = session;
-
-    if let Some(refresh) = context.store.load_refresh(&key).map_err(|e| Failure::general(e.to_string()))? {
-        match context.server.revoke(&refresh.issuer, &refresh.client_id, &refresh.refresh_token) {
-            Ok(()) => log::info("revoked the refresh token at the issuer"),
-            Err(e) => log::notice(&format!(
-                "could not revoke the refresh token at the issuer ({e}); deleting it locally anyway"
-            )),
-        }
-    }
-    context.store.delete_refresh(&key).map_err(|e| Failure::general(e.to_string()))?;
-    context.store.delete_token(&key).map_err(|e| Failure::general(e.to_string()))?;
-    let _ = std::fs::remove_file(context.settings.state_dir.join(format!("login-failed-{}", identity.lock_name())));
-    crate::store::lock::remove_unheld(&context.settings.lock_dir, &identity.lock_name());
-    log::notice(&format!("logged out of profile `{}`", identity.profile));
-    Ok(())
-}
-
-fn status(global: &GlobalArgs) -> Result<(), Failure> {
-    let context = Context::new(global)?;
-    let settings = &context.settings;
-    let now = context.clock.now();
-    let mut lines = vec![
-        format!("profile:        {}", settings.profile),
-        format!("API:            {}", settings.api_url),
-        format!("store:          {}", context.store.name()),
-    ];
-
-    let identity = context.discovery.load(&settings.api_url).and_then(|provider| {
-        crate::identity::Identity::new(&settings.profile, &settings.api_url, &provider, settings.free_trial).ok()
-    });
-    let (token, refresh) = match &identity {
-        Some(identity) => {
-            let key = identity.key();
-            let token = context.store.load_token(&key).map_err(|e| Failure::general(e.to_string()))?;
-            let refresh = context.store.load_refresh(&key).map_err(|e| Failure::general(e.to_string()))?;
-            (token, refresh)
-        }
-        None => (None, None),
-    };
-
-    let account = refresh.as_ref().and_then(|r| r.email.clone()).unwrap_or_else(|| "unknown".to_string());
-    lines.push(format!("account:        {account}"));
-    let token_valid = match &token {
-        Some(record) => {
-            let left = record.expires_at - now.unix_timestamp();
-            let state = if left > 0 {
-                format!("valid until {} ({} left)", rfc3339(from_unix(record.expires_at)), human_duration(left))
-            } else {
-                format!("expired at {}", rfc3339(from_unix(record.expires_at)))
-            };
-            lines.push(format!("token:          {state}"));
-            left > 0
-        }
-        None => {
-            lines.push("token:          none".to_string());
-            false
-        }
-    };
-    let refresh_usable = match &refresh {
-        Some(record) => {
-            let age = now.unix_timestamp() - record.login_at;
-            let left = REFRESH_TOKEN_LIFETIME.as_secs() as i64 - age;
-            let usable = if left > 0 {
-                format!("usable for {} more", human_duration(left))
-            } else {
-                "past its lifetime; a new login is needed".to_string()
-            };
-            lines.push(format!(
-                "refresh token:  from a login {} ago, last rotated {} ago, {usable}",
-                human_duration(age),
-                human_duration(now.unix_timestamp() - record.rotated_at),
-            ));
-            left > 0
-        }
-        None => {
-            lines.push("refresh token:  none".to_string());
-            false
-        }
-    };
-
-    let key_status = access::key_status(&context)?;
-    lines.push(key_status.line);
-
-    let mut text = lines.join("\n");
-    text.push('\n');
-    output::write_stdout(&text).map_err(|e| Failure::general(format!("could not write to stdout: {e}")))?;
-    match (key_status.usable, key_status.problem) {
-        (Some(true), _) => return Ok(()),
-        (Some(false), Some(message)) => return Err(Failure { code: 3, message }),
-        _ => {}
-    }
-    if token_valid || refresh_usable {
-        Ok(())
+    let removed = context.session().logout()?;
+    let profile = &context.settings.profile;
+    if removed {
+        log::notice(&format!("logged out of profile `{profile}`"));
     } else {
-        Err(Failure {
-            code: 3,
-            message: format!(
-                "login required: profile `{}` has no usable login; run `biganimal-credential login{}`",
-                settings.profile,
-                if settings.profile == "default" { String::new() } else { format!(" --profile {}", settings.profile) }
-            ),
-        })
+        log::notice(&format!(
+            "profile `{profile}` has no stored login in the {} store for `{}`; nothing to log out",
+            context.store.name(),
+            context.settings.api_url
+        ));
     }
+    Ok(())
 }

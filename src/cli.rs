@@ -2,12 +2,15 @@
 //! variables and defaults.
 
 mod callers;
+mod generate;
 
 pub use callers::{CallerArgs, DockerArgs, ExecArgs, GitArgs, ImportAccessKeyArgs, SetupArgs, SetupTarget};
+pub use generate::{CompletionShell, GenerateArgs, GenerateTarget};
 
 use crate::output::OutputFormat;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Hands out EDB BigAnimal API tokens to kubectl, scripts and people:
@@ -16,7 +19,8 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(name = "biganimal-credential", version, max_term_width = 100)]
 #[command(after_help = "Exit codes: 0 success, 1 failure, 2 invalid usage or input, \
-    3 login required, 4 device login denied or expired; `exec` exits with its command's status.")]
+    3 login required, 4 device login denied or expired, 130 device login cancelled with Ctrl-C; \
+    `exec` exits with its command's status.")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -64,6 +68,30 @@ pub struct GetCommandLine {
     get: GetArgs,
 }
 
+impl GlobalArgs {
+    /// Returns the `login` command with every setting that differs from
+    /// its default, so that a hint shown to a person logs in to the same
+    /// account, API and store that the failing caller uses.
+    pub fn login_command(&self) -> String {
+        let mut command = String::from("biganimal-credential login");
+        if self.profile != "default" {
+            command.push_str(&format!(" --profile {}", self.profile));
+        }
+        if self.api_url != crate::config::DEFAULT_API_URL {
+            command.push_str(&format!(" --api-url {}", self.api_url));
+        }
+        if self.store != StoreKind::Auto {
+            if let Some(value) = self.store.to_possible_value() {
+                command.push_str(&format!(" --store {}", value.get_name()));
+            }
+        }
+        if self.free_trial {
+            command.push_str(" --free-trial");
+        }
+        command
+    }
+}
+
 /// Options every command accepts.
 #[derive(Args, Clone)]
 pub struct GlobalArgs {
@@ -109,6 +137,16 @@ pub struct GlobalArgs {
           default_value = "30s", value_parser = parse_http_timeout)]
     pub http_timeout: Duration,
 
+    /// Also trust the CA certificates in this PEM file, on top of the
+    /// system's CA bundle and `SSL_CERT_FILE`.
+    #[arg(long, global = true, env = "BIGANIMAL_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Open the verification page in a web browser when a device login
+    /// starts: the command in `BROWSER`, else `xdg-open` (`open` on macOS).
+    #[arg(long, global = true, env = "BIGANIMAL_BROWSER", value_parser = BoolishValueParser::new())]
+    pub browser: bool,
+
     /// Print what the helper does on stderr; secrets are never printed.
     #[arg(short, long, global = true, env = "BIGANIMAL_VERBOSE", value_parser = BoolishValueParser::new())]
     pub verbose: bool,
@@ -124,8 +162,9 @@ pub enum Command {
     /// Revoke the stored refresh token at the issuer and delete local state,
     /// including a stored access key.
     Logout,
-    /// Show the profile, account, token expiry and refresh-token age.
-    Status,
+    /// Show the profile, account, token expiry, refresh-token age and
+    /// access key; never a secret. Exits with 3 when no login is usable.
+    Status(StatusArgs),
     /// Speak git's credential-helper protocol (as `git-credential-biganimal`).
     Git(GitArgs),
     /// Speak docker's credential-helper protocol (as `docker-credential-biganimal`).
@@ -139,6 +178,19 @@ pub enum Command {
     /// Store a BigAnimal access key (`baak_…`) read from stdin or a hidden
     /// prompt, for this profile and API base.
     ImportAccessKey(ImportAccessKeyArgs),
+    /// Print shell completions or man pages generated from these
+    /// definitions (used by `make install`).
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+/// Options of `status`.
+#[derive(Args, Clone)]
+pub struct StatusArgs {
+    /// Print one JSON object for scripts instead of the report (fields in
+    /// docs/configuration.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `get`.

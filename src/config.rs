@@ -24,7 +24,13 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Parses a duration such as `90s`, `5m`, `1h`, `1h30m` or a bare number of seconds.
+/// Longest duration accepted for any option, about ten years: enough for
+/// any real setting, and small enough that adding it to the current time
+/// cannot overflow.
+const MAX_DURATION_SECONDS: u64 = 3650 * 86_400;
+
+/// Parses a duration such as `90s`, `5m`, `1h`, `1h30m` or a bare number of
+/// seconds, at most 3650 days.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
     let invalid = || {
@@ -35,6 +41,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     if trimmed.bytes().all(|b| b.is_ascii_digit()) {
         let seconds: u64 = trimmed.parse().map_err(|_| invalid())?;
+        if seconds > MAX_DURATION_SECONDS {
+            return Err(format!("invalid duration `{text}`: the maximum is 3650d"));
+        }
         return Ok(Duration::from_secs(seconds));
     }
 
@@ -64,6 +73,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     if !digits.is_empty() {
         return Err(invalid());
+    }
+    if total > MAX_DURATION_SECONDS {
+        return Err(format!("invalid duration `{text}`: the maximum is 3650d"));
     }
     Ok(Duration::from_secs(total))
 }
@@ -159,6 +171,12 @@ impl Dirs {
         const APP: &str = "biganimal-credential";
         if let Some(root) = non_empty_env("BIGANIMAL_CREDENTIAL_DIR") {
             let root = PathBuf::from(root);
+            if root.is_relative() {
+                return Err(ConfigError(format!(
+                    "invalid `BIGANIMAL_CREDENTIAL_DIR` `{}`: use an absolute path",
+                    root.display()
+                )));
+            }
             return Ok(Dirs {
                 cache: root.join("cache"),
                 state: root.join("state"),
@@ -170,8 +188,9 @@ impl Dirs {
             .or_else(|| non_empty_env("USERPROFILE"))
             .map(PathBuf::from);
         let base = |xdg: &str, fallback: &[&str]| -> Result<PathBuf, ConfigError> {
-            if let Some(dir) = non_empty_env(xdg) {
-                return Ok(PathBuf::from(dir).join(APP));
+            // The XDG base directory specification says to ignore relative paths.
+            if let Some(dir) = non_empty_env(xdg).map(PathBuf::from).filter(|d| d.is_absolute()) {
+                return Ok(dir.join(APP));
             }
             let home = home.clone().ok_or_else(|| {
                 ConfigError(format!(
@@ -188,8 +207,8 @@ impl Dirs {
 
         let cache = base("XDG_CACHE_HOME", &[".cache"])?;
         let state = base("XDG_STATE_HOME", &[".local", "state"])?;
-        let locks = match non_empty_env("XDG_RUNTIME_DIR") {
-            Some(dir) => PathBuf::from(dir).join(APP),
+        let locks = match non_empty_env("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| d.is_absolute()) {
+            Some(dir) => dir.join(APP),
             None => state.join("locks"),
         };
         Ok(Dirs { cache, state, locks })
@@ -217,7 +236,7 @@ mod tests {
 
     #[test]
     fn duration_rejects_bad_input() {
-        for bad in ["", "m", "5x", "5m3", "-5m", "1.5h", "99999999999999999999h"] {
+        for bad in ["", "m", "5x", "5m3", "-5m", "1.5h", "99999999999999999999h", "3651d", "18446744073709551615s", "999999999999"] {
             let err = parse_duration(bad).unwrap_err();
             assert!(err.contains(&format!("`{bad}`")), "{err}");
         }

@@ -8,10 +8,22 @@
 //!   a small JSON document.
 //! - Redirects are not followed: none of the endpoints redirects, and a
 //!   redirect could move a token to another host.
-//! - Proxies come from `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
+//! - Proxies come from the environment, chosen per URL (see [`proxy`]).
+//! - HTTPS trusts the system's CA bundle plus `SSL_CERT_FILE` and
+//!   `--ca-file` (see [`trust`]).
+//!
+//! Nothing is set up until the first request: a cached `get` builds no
+//! agent, reads no proxy variable and loads no certificate.
 //!
 //! Request and response bodies are never logged: they carry tokens.
 
+pub mod proxy;
+pub mod trust;
+
+use crate::log;
+use proxy::{ProxyEnv, Target};
+use std::cell::{OnceCell, RefCell};
+use std::path::PathBuf;
 use std::fmt;
 use std::time::Duration;
 
@@ -54,30 +66,87 @@ impl fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {}
 
-/// The blocking HTTP client.
+/// The blocking HTTP client. Agents are built on first use, one per proxy
+/// route, because ureq takes one proxy per agent.
 pub struct Http {
-    agent: ureq::Agent,
+    timeout: Duration,
+    ca_file: Option<PathBuf>,
+    proxies: OnceCell<ProxyEnv>,
+    tls: OnceCell<Result<ureq::tls::TlsConfig, String>>,
+    agents: RefCell<Vec<(Route, ureq::Agent)>>,
+}
+
+/// The route of a request: the proxy, if any, and whether the agent needs
+/// trust roots.
+#[derive(Clone, PartialEq, Eq)]
+struct Route {
+    proxy_url: Option<String>,
+    tls: bool,
 }
 
 impl Http {
-    /// Builds the client with the limits listed in the module documentation;
-    /// `timeout` bounds each whole request.
-    pub fn new(timeout: Duration) -> Self {
-        let config = ureq::Agent::config_builder()
+    /// Creates the client with the limits listed in the module
+    /// documentation; `timeout` bounds each whole request, and `ca_file`
+    /// adds a CA to the trusted ones.
+    pub fn new(timeout: Duration, ca_file: Option<PathBuf>) -> Self {
+        Http {
+            timeout,
+            ca_file,
+            proxies: OnceCell::new(),
+            tls: OnceCell::new(),
+            agents: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Returns the agent for `url`, building it on first use.
+    fn agent(&self, url: &str) -> Result<ureq::Agent, TransportError> {
+        let failure = |detail: String| TransportError {
+            url: url.to_string(),
+            detail,
+            not_sent: true,
+        };
+        let target = Target::parse(url).ok_or_else(|| failure("the URL has no scheme or host".to_string()))?;
+        let setting = self.proxies.get_or_init(ProxyEnv::from_env).proxy_for(&target).cloned();
+        let proxy = match &setting {
+            Some(setting) => Some(parse_proxy(setting).map_err(failure)?),
+            None => None,
+        };
+        let route = Route {
+            proxy_url: setting.as_ref().map(|s| s.url.clone()),
+            tls: target.scheme == "https" || proxy.as_ref().is_some_and(|p| p.protocol() == ureq::ProxyProtocol::Https),
+        };
+        if let Some((_, agent)) = self.agents.borrow().iter().find(|(r, _)| *r == route) {
+            return Ok(agent.clone());
+        }
+
+        let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT.min(timeout)))
-            .timeout_global(Some(timeout))
+            .timeout_connect(Some(CONNECT_TIMEOUT.min(self.timeout)))
+            .timeout_global(Some(self.timeout))
             .max_redirects(0)
             .user_agent(concat!("biganimal-credential/", env!("CARGO_PKG_VERSION")))
-            .build();
-        Http {
-            agent: config.into(),
+            .proxy(proxy.clone());
+        if route.tls {
+            let tls = self.tls.get_or_init(|| trust::tls_config(self.ca_file.as_deref()));
+            config = config.tls_config(tls.clone().map_err(failure)?);
         }
+        if let (Some(setting), Some(proxy)) = (&setting, &proxy) {
+            log::info(&format!(
+                "connecting to `{}` through the proxy `{}:{}` from `{}`",
+                target.host,
+                proxy.host(),
+                proxy.port(),
+                setting.variable
+            ));
+        }
+        let agent: ureq::Agent = config.build().into();
+        self.agents.borrow_mut().push((route, agent.clone()));
+        Ok(agent)
     }
 
     /// Sends a GET with optional extra headers.
     pub fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Reply, TransportError> {
-        let mut request = self.agent.get(url).header("Accept", "application/json");
+        let mut request = self.agent(url)?.get(url).header("Accept", "application/json");
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -86,13 +155,13 @@ impl Http {
 
     /// Sends a form-encoded POST.
     pub fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<Reply, TransportError> {
-        let request = self.agent.post(url).header("Accept", "application/json");
+        let request = self.agent(url)?.post(url).header("Accept", "application/json");
         read_reply(url, request.send_form(form.iter().copied()))
     }
 
     /// Sends a JSON POST.
     pub fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<Reply, TransportError> {
-        let request = self.agent.post(url).header("Accept", "application/json");
+        let request = self.agent(url)?.post(url).header("Accept", "application/json");
         read_reply(url, request.send_json(body))
     }
 }
@@ -129,6 +198,17 @@ fn read_reply(
     })
 }
 
+/// Builds ureq's proxy from a setting. The message names the variable,
+/// never its value, which may carry a password.
+fn parse_proxy(setting: &proxy::ProxySetting) -> Result<ureq::Proxy, String> {
+    let invalid = |why: &str| format!("invalid proxy URL in `{}`: {why}", setting.variable);
+    let proxy = ureq::Proxy::new(&setting.url).map_err(|_| invalid("expected `http://HOST:PORT`"))?;
+    match proxy.protocol() {
+        ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https => Ok(proxy),
+        _ => Err(invalid("SOCKS proxies are not supported; use an HTTP proxy")),
+    }
+}
+
 fn transport_error(url: &str, error: ureq::Error) -> TransportError {
     let (detail, not_sent) = match &error {
         ureq::Error::Timeout(_) => (format!("timed out ({error})"), false),
@@ -141,11 +221,47 @@ fn transport_error(url: &str, error: ureq::Error) -> TransportError {
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             ("connection refused".to_string(), true)
         }
+        _ if certificate_error(&error).is_some() => {
+            let why = certificate_error(&error).map(describe_certificate_error).unwrap_or_default();
+            (
+                format!(
+                    "the server's TLS certificate was rejected ({why}); if a private CA or a \
+                     TLS-inspecting proxy signs it, add that CA with `--ca-file` or `SSL_CERT_FILE`"
+                ),
+                true,
+            )
+        }
+        ureq::Error::ConnectProxyFailed(why) => (format!("the proxy refused the connection: {why}"), true),
         _ => (error.to_string(), false),
     };
     TransportError {
         url: url.to_string(),
         detail,
         not_sent,
+    }
+}
+
+/// Finds a rejected server certificate in an error; ureq passes rustls
+/// errors on directly or inside an I/O error.
+fn certificate_error(error: &ureq::Error) -> Option<&rustls::CertificateError> {
+    let rustls_error = match error {
+        ureq::Error::Rustls(inner) => Some(inner),
+        ureq::Error::Io(io) => io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    match rustls_error {
+        Some(rustls::Error::InvalidCertificate(why)) => Some(why),
+        _ => None,
+    }
+}
+
+fn describe_certificate_error(why: &rustls::CertificateError) -> String {
+    use rustls::CertificateError::*;
+    match why {
+        UnknownIssuer => "signed by an unknown certificate authority".to_string(),
+        NotValidForName | NotValidForNameContext { .. } => "not valid for this host name".to_string(),
+        Expired | ExpiredContext { .. } => "expired".to_string(),
+        NotValidYet | NotValidYetContext { .. } => "not valid yet".to_string(),
+        other => format!("{other:?}"),
     }
 }

@@ -7,6 +7,8 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static VERBOSE: AtomicBool = AtomicBool::new(false);
+/// Set while a terminal status line (the login countdown) is on screen.
+static STATUS_LINE: AtomicBool = AtomicBool::new(false);
 
 /// Turns detail messages on or off (the `-v` option).
 pub fn set_verbose(on: bool) {
@@ -30,7 +32,17 @@ pub fn notice(message: &str) {
     write_line(message);
 }
 
+/// Marks whether a status line is on screen, so that messages erase it
+/// first instead of running into it.
+pub fn set_status_line(shown: bool) {
+    STATUS_LINE.store(shown, Ordering::Relaxed);
+}
+
 fn write_line(message: &str) {
+    let mut stderr = std::io::stderr().lock();
+    if STATUS_LINE.load(Ordering::Relaxed) {
+        let _ = stderr.write_all(b"\r\x1b[2K");
+    }
     // A closed stderr must not turn into a panic or an error exit.
-    let _ = writeln!(std::io::stderr().lock(), "biganimal-credential: {message}");
+    let _ = writeln!(stderr, "biganimal-credential: {message}");
 }

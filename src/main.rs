@@ -21,7 +21,37 @@ extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     c_int::from(code)
 }
 
+/// The variables that clap reads for options; an empty one would be an
+/// invalid value rather than an unset one.
+const OPTION_VARIABLES: [&str; 13] = [
+    "BA_API_URI",
+    "BIGANIMAL_BROWSER",
+    "BIGANIMAL_CA_FILE",
+    "BIGANIMAL_CREDENTIAL_HOSTS",
+    "BIGANIMAL_CREDENTIAL_STORE",
+    "BIGANIMAL_FREE_TRIAL",
+    "BIGANIMAL_HTTP_TIMEOUT",
+    "BIGANIMAL_KEYCHAIN_TIMEOUT",
+    "BIGANIMAL_LOCK_TIMEOUT",
+    "BIGANIMAL_LOGIN",
+    "BIGANIMAL_MIN_TTL",
+    "BIGANIMAL_PROFILE",
+    "BIGANIMAL_VERBOSE",
+];
+
+/// Removes option variables that are set but empty, so that `BA_API_URI=`
+/// means the same as no `BA_API_URI`, as it does for the directory variables.
+fn drop_empty_settings() {
+    for name in OPTION_VARIABLES {
+        if std::env::var_os(name).is_some_and(|value| value.is_empty()) {
+            // Nothing else runs yet: no other thread reads the environment.
+            std::env::remove_var(name);
+        }
+    }
+}
+
 fn run() -> u8 {
+    drop_empty_settings();
     let command_line = dispatch::command_line(std::env::args_os().collect());
     let cli = match cli::Cli::parse_command_line(command_line) {
         Ok(cli) => cli,

@@ -76,6 +76,9 @@ pub struct Settings {
     pub lock_dir: PathBuf,
     /// Directory for login-failure markers.
     pub state_dir: PathBuf,
+    /// The command that logs in with these settings, for hints, such as
+    /// `biganimal-credential login --profile prod`.
+    pub login_command: String,
 }
 
 /// Shows a device login to a person.
@@ -114,8 +117,8 @@ pub struct Credential {
 pub enum SessionError {
     /// A device login is needed but not allowed here.
     LoginRequired {
-        /// The profile that needs a login.
-        profile: String,
+        /// The command that logs in with the same settings.
+        command: String,
         /// Why, in words.
         reason: String,
     },
@@ -129,24 +132,31 @@ pub enum SessionError {
     Lock(LockError),
     /// A setting or a discovery value is invalid.
     Config(String),
+    /// Provider discovery at the API base failed, which usually means the
+    /// API URL is wrong.
+    Discovery(crate::oauth::Error),
 }
 
 impl fmt::Display for SessionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SessionError::LoginRequired { profile, reason } => {
-                let option = if profile == "default" {
-                    String::new()
-                } else {
-                    format!(" --profile {profile}")
-                };
-                write!(f, "login required: {reason}; run `biganimal-credential login{option}`")
+            SessionError::LoginRequired { command, reason } => {
+                write!(f, "login required: {reason}; run `{command}`")
             }
             SessionError::Login(e) => write!(f, "{e}"),
             SessionError::Auth(e) => write!(f, "{e}"),
             SessionError::Store(e) => write!(f, "{e}"),
             SessionError::Lock(e) => write!(f, "{e}"),
             SessionError::Config(e) => f.write_str(e),
+            // A reply that is not a discovery document usually means a wrong
+            // API URL; a connection, TLS or proxy failure has its own cause.
+            SessionError::Discovery(e @ crate::oauth::Error::Transport { .. }) => write!(f, "{e}"),
+            SessionError::Discovery(e) => write!(
+                f,
+                "{e}; check that the API URL (`--api-url` or `BA_API_URI`) is the BigAnimal API base, \
+                 such as `{}`",
+                crate::config::DEFAULT_API_URL
+            ),
         }
     }
 }
@@ -234,26 +244,49 @@ impl<'a> Session<'a> {
                 Err(RefreshFailure::Rejected(e)) => {
                     log::notice(&format!("the stored login is no longer valid ({e}); a new login is needed"));
                 }
-                Err(RefreshFailure::Other(e)) => return Err(e),
+                Err(RefreshFailure::Other(e)) => return self.current_or(&key, e),
             }
         }
 
         match policy {
-            LoginPolicy::Never => Err(SessionError::LoginRequired {
-                profile: identity.profile.clone(),
-                reason: format!("no valid stored login for profile `{}`", identity.profile),
-            }),
-            LoginPolicy::Auto if self.recent_login_failure(&identity).is_some() => {
-                Err(SessionError::LoginRequired {
-                    profile: identity.profile.clone(),
-                    reason: format!(
-                        "the last device login for profile `{}` failed less than {} minutes ago",
-                        identity.profile,
-                        LOGIN_RETRY_PAUSE.as_secs() / 60
-                    ),
-                })
-            }
+            LoginPolicy::Never => self.current_or(
+                &key,
+                self.login_required(format!("no valid stored login for profile `{}`", identity.profile)),
+            ),
+            LoginPolicy::Auto if self.recent_login_failure(&identity).is_some() => self.current_or(
+                &key,
+                self.login_required(format!(
+                    "the last device login for profile `{}` failed less than {} minutes ago",
+                    identity.profile,
+                    LOGIN_RETRY_PAUSE.as_secs() / 60
+                )),
+            ),
             LoginPolicy::Auto | LoginPolicy::Always => self.device_login(&identity, prompt),
+        }
+    }
+
+    fn login_required(&self, reason: String) -> SessionError {
+        SessionError::LoginRequired {
+            command: self.settings.login_command.clone(),
+            reason,
+        }
+    }
+
+    /// Serves the stored token while it has any time left, although it is
+    /// inside the renewal margin, because renewing it failed with `error`;
+    /// returns `error` when the token has expired or is absent.
+    fn current_or(&self, key: &str, error: SessionError) -> Result<Credential, SessionError> {
+        let current = self.store.load_token_uncached(key)?;
+        match self.fresh(current.as_ref(), Duration::ZERO) {
+            Some(credential) => {
+                let left = (credential.expires_at - self.clock.now()).whole_seconds();
+                log::notice(&format!(
+                    "could not renew the token ({error}); serving the current one, which expires in {}",
+                    crate::clock::human_duration(left)
+                ));
+                Ok(credential)
+            }
+            None => Err(error),
         }
     }
 
@@ -262,6 +295,33 @@ impl<'a> Session<'a> {
         let identity = self.identity()?;
         let _lock = self.lock(&identity, "device login")?;
         self.device_login(&identity, prompt)
+    }
+
+    /// Revokes the stored refresh token at the issuer (best effort) and
+    /// deletes the identity's token and refresh token, under the identity's
+    /// lock so that a refresh running elsewhere cannot store a new token
+    /// afterwards. Returns whether anything was stored.
+    pub fn logout(&self) -> Result<bool, SessionError> {
+        let identity = self.identity()?;
+        let key = identity.key();
+        let lock = self.lock(&identity, "logout")?;
+        let refresh = self.store.load_refresh(&key)?;
+        let token = self.store.load_token_uncached(&key)?;
+
+        if let Some(refresh) = &refresh {
+            match self.server.revoke(&refresh.issuer, &refresh.client_id, &refresh.refresh_token) {
+                Ok(()) => log::info("revoked the refresh token at the issuer"),
+                Err(e) => log::notice(&format!(
+                    "could not revoke the refresh token at the issuer ({e}); deleting it locally anyway"
+                )),
+            }
+        }
+        self.store.delete_refresh(&key)?;
+        self.store.delete_token(&key)?;
+        self.clear_login_failure(&identity);
+        drop(lock);
+        lock::remove_unheld(&self.settings.lock_dir, &identity.lock_name());
+        Ok(refresh.is_some() || token.is_some())
     }
 
     /// Resolves the identity from cached discovery, or discovers and caches it.
@@ -484,6 +544,15 @@ impl<'a> Session<'a> {
         let token = self.server.exchange(&identity.api_url, &tokens.access_token)?;
         fault::point("exchange-answered");
         let expires_at = expiry_of(&token, tokens, requested_at);
+        let lifetime = (expires_at - requested_at).unsigned_abs();
+        if lifetime < self.settings.min_ttl {
+            log::notice(&format!(
+                "the new token lives {}, less than the renewal margin `--min-ttl` of {}, \
+                 so every call renews it; lower `--min-ttl` (or `BIGANIMAL_MIN_TTL`)",
+                crate::clock::human_duration(lifetime.as_secs() as i64),
+                crate::clock::human_duration(self.settings.min_ttl.as_secs() as i64)
+            ));
+        }
         let record = TokenRecord {
             v: FORMAT_VERSION,
             token: token.clone(),
@@ -498,7 +567,7 @@ impl<'a> Session<'a> {
     fn discover(&self) -> Result<crate::oauth::Provider, SessionError> {
         let api_url = &self.settings.api_url;
         log::info(&format!("discovering the login provider at `{api_url}/auth/provider`"));
-        let provider = self.server.discover(api_url)?;
+        let provider = self.server.discover(api_url).map_err(SessionError::Discovery)?;
         if let Err(e) = self.discovery.save(api_url, &provider) {
             log::notice(&format!("could not cache the provider discovery: {e}"));
         }
@@ -541,12 +610,15 @@ enum RefreshFailure {
 }
 
 /// Tells whether a failed refresh certainly left the refresh token valid:
-/// the request never left this machine, or the issuer answered with an
-/// error (an issuer rotates only on success).
+/// the request never left this machine, the issuer itself answered with
+/// an OAuth error (an issuer rotates only on success), or the answer was a
+/// 4xx. A 5xx without an OAuth error body may come from a gateway after
+/// the issuer rotated the token, so its outcome counts as unknown.
 fn issuer_kept_token(error: &crate::oauth::Error) -> bool {
     match error {
         crate::oauth::Error::Transport { source, .. } => source.not_sent,
-        crate::oauth::Error::OAuth { .. } | crate::oauth::Error::Status { .. } => true,
+        crate::oauth::Error::OAuth { .. } => true,
+        crate::oauth::Error::Status { status, .. } => *status < 500,
         crate::oauth::Error::InvalidResponse { .. } => false,
     }
 }
@@ -716,6 +788,7 @@ mod tests {
                     lock_timeout: Duration::from_secs(1),
                     lock_dir: root.join("locks"),
                     state_dir: root.join("state"),
+                    login_command: "biganimal-credential login".to_string(),
                 },
                 store: CredentialStore::new(Box::new(MemoryStore::default())),
                 discovery: DiscoveryCache::new(root.join("cache")),
@@ -781,7 +854,7 @@ mod tests {
         let mut prompt = SilentPrompt(0);
         fixture.session(&server).get(LoginPolicy::Always, &mut prompt).unwrap();
         *server.refresh_answer.borrow_mut() = Some("invalid_grant");
-        fixture.clock.advance(Duration::from_secs(3500));
+        fixture.clock.advance(Duration::from_secs(3601));
 
         let err = fixture.session(&server).get(LoginPolicy::Never, &mut prompt).err().unwrap();
         assert!(matches!(err, SessionError::LoginRequired { .. }), "{err}");
@@ -812,7 +885,7 @@ mod tests {
         let mut prompt = SilentPrompt(0);
         fixture.session(&server).get(LoginPolicy::Always, &mut prompt).unwrap();
         *server.refresh_answer.borrow_mut() = Some("temporarily_unavailable");
-        fixture.clock.advance(Duration::from_secs(3500));
+        fixture.clock.advance(Duration::from_secs(3601));
 
         let err = fixture.session(&server).get(LoginPolicy::Always, &mut prompt).err().unwrap();
         assert!(matches!(err, SessionError::Auth(_)), "{err}");
@@ -827,7 +900,7 @@ mod tests {
         let mut prompt = SilentPrompt(0);
         fixture.session(&server).get(LoginPolicy::Always, &mut prompt).unwrap();
         *server.refresh_answer.borrow_mut() = Some("lost");
-        fixture.clock.advance(Duration::from_secs(3500));
+        fixture.clock.advance(Duration::from_secs(3601));
 
         let err = fixture.session(&server).get(LoginPolicy::Never, &mut prompt).err().unwrap();
         assert!(matches!(err, SessionError::Auth(_)), "{err}");
@@ -837,6 +910,24 @@ mod tests {
         let err = fixture.session(&server).get(LoginPolicy::Never, &mut prompt).err().unwrap();
         assert!(matches!(err, SessionError::LoginRequired { .. }), "{err}");
         assert!(server.calls().is_empty(), "the possibly rotated token is not sent: {:?}", server.calls());
+    }
+
+    #[test]
+    fn failed_renewal_serves_current_token() {
+        let fixture = Fixture::new("serve-current");
+        let server = FakeServer::rotating();
+        let mut prompt = SilentPrompt(0);
+        let first = fixture.session(&server).get(LoginPolicy::Always, &mut prompt).unwrap();
+        *server.refresh_answer.borrow_mut() = Some("temporarily_unavailable");
+        fixture.clock.advance(Duration::from_secs(3500));
+
+        let served = fixture.session(&server).get(LoginPolicy::Never, &mut prompt).unwrap();
+        assert_eq!(served.token, first.token, "the token with 100 s left is served");
+        assert_eq!(served.source, Source::Cache);
+
+        fixture.clock.advance(Duration::from_secs(101));
+        let err = fixture.session(&server).get(LoginPolicy::Never, &mut prompt).err().unwrap();
+        assert!(matches!(err, SessionError::Auth(_)), "an expired token is not served: {err}");
     }
 
     #[test]

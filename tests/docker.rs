@@ -119,7 +119,7 @@ fn docker_py_not_found_without_login() {
 
     let (answer, run) = client(&python, &links, &helper, &["get", &api_host(&emulator)], &[]);
     assert_eq!(answer["error"], "CredentialsNotFound", "{answer}");
-    assert!(run.stderr.contains("run `biganimal-credential login`"), "{}", run.stderr);
+    assert!(run.stderr.contains("run `biganimal-credential login"), "{}", run.stderr);
     assert_eq!(emulator.stat("device_code"), 0, "no device login without a terminal");
 
     let (listed, _) = client(&python, &links, &helper, &["list"], &[]);

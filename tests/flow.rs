@@ -67,7 +67,7 @@ fn whole_flow(store: &str) -> Helper {
     let after = helper.run(&["get", "--login", "never"]);
     assert_eq!(after.code, 3, "{}", after.stderr);
     assert!(after.stdout.is_empty());
-    assert!(after.stderr.contains("run `biganimal-credential login`"), "{}", after.stderr);
+    assert!(after.stderr.contains("run `biganimal-credential login"), "{}", after.stderr);
     runs.push((after, None));
 
     let secrets = emulator.secrets();
@@ -165,4 +165,29 @@ fn auto_store_falls_back_to_file_once() {
     let second = Run::from(command.output().unwrap());
     assert_eq!(second.exec_token(), first.exec_token());
     assert!(!second.stderr.contains("no OS keychain"), "the notice is shown once: {}", second.stderr);
+}
+
+#[test]
+fn logout_without_discovery_cache() {
+    let emulator = Emulator::start(&["--auto-approve", "--interval", "0.1"]);
+    let helper = Helper::new(&emulator, "file");
+    assert_eq!(helper.run(&["get", "--login", "always"]).code, 0);
+    std::fs::remove_dir_all(helper.dir.path().join("cache")).unwrap();
+    emulator.reset_stats();
+
+    let logout = helper.run(&["logout"]);
+    assert_eq!(logout.code, 0, "{}", logout.stderr);
+    assert!(logout.stderr.contains("logged out of profile `default`"), "{}", logout.stderr);
+    assert_eq!(emulator.stat("revoke"), 1, "the refresh token was revoked");
+    assert_eq!(helper.run(&["get", "--login", "never"]).code, 3, "nothing is served afterwards");
+}
+
+#[test]
+fn logout_of_empty_profile_says_so() {
+    let emulator = Emulator::start(&["--auto-approve", "--interval", "0.1"]);
+    let helper = Helper::new(&emulator, "file");
+    let logout = helper.run(&["logout", "--profile", "unused"]);
+    assert_eq!(logout.code, 0, "{}", logout.stderr);
+    assert!(logout.stderr.contains("nothing to log out"), "{}", logout.stderr);
+    assert_eq!(emulator.stat("revoke"), 0);
 }

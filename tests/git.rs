@@ -176,7 +176,7 @@ fn fill_without_login_moves_on() {
     let direct = helper_git(&helper, "get", input.as_bytes(), &[("GIT_TERMINAL_PROMPT", "0")]);
     assert_eq!(direct.code, 0, "{}", direct.stderr);
     assert_eq!(direct.stdout, "", "nothing on stdout, so git moves on");
-    assert!(direct.stderr.contains("run `biganimal-credential login`"), "{}", direct.stderr);
+    assert!(direct.stderr.contains("run `biganimal-credential login"), "{}", direct.stderr);
 
     let run = git(&isolated, &links, &helper, &["credential", "fill"], &input, &[("BIGANIMAL_LOGIN", "auto")]);
     assert_ne!(run.code, 0, "git has no credential and may not prompt");

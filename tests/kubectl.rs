@@ -163,6 +163,6 @@ fn kubectl_rejected_without_valid_token() {
 
     let run = kubectl(&config, &["get", "namespaces", "-o", "name"]);
     assert_ne!(run.code, 0);
-    assert!(run.stderr.contains("run `biganimal-credential login`"), "{}", run.stderr);
+    assert!(run.stderr.contains("run `biganimal-credential login"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
 }

@@ -90,7 +90,7 @@ fn no_terminal_means_no_login() {
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stdout.is_empty());
     assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
-    assert!(run.stderr.contains("run `biganimal-credential login`"), "{}", run.stderr);
+    assert!(run.stderr.contains("run `biganimal-credential login"), "{}", run.stderr);
     assert_eq!(emulator.stat("device_code"), 0);
 }
 

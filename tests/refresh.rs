@@ -60,14 +60,15 @@ fn refresh_without_rotation_keeps_working() {
 
 #[test]
 fn invalid_grant_with_never_fails_fast() {
-    let (emulator, helper) = logged_in(&[]);
+    // Tokens minted already expired, so no current token can be served instead.
+    let (emulator, helper) = logged_in(&["--portal-token-ttl", "0"]);
     emulator.configure(serde_json::json!({}));
     revoke_all(&emulator);
 
     let run = helper.run(&["get", "--login", "never", "--min-ttl", "48h"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stdout.is_empty());
-    assert!(run.stderr.contains("run `biganimal-credential login`"), "{}", run.stderr);
+    assert!(run.stderr.contains("run `biganimal-credential login"), "{}", run.stderr);
     assert_eq!(emulator.stat("token_refresh"), 1);
 
     emulator.reset_stats();
@@ -75,6 +76,16 @@ fn invalid_grant_with_never_fails_fast() {
     assert_eq!(again.code, 3);
     assert_eq!(emulator.stat("token_refresh"), 0, "the rejected refresh token was forgotten");
     assert_no_leak(&run, &emulator.secrets(), None);
+}
+
+#[test]
+fn rejected_refresh_serves_valid_token_until_expiry() {
+    let (emulator, helper) = logged_in(&[]);
+    revoke_all(&emulator);
+    let run = helper.run(&["get", "--login", "never", "--min-ttl", "48h"]);
+    assert_eq!(run.code, 0, "the 24-hour token is still valid: {}", run.stderr);
+    assert!(run.stderr.contains("serving the current one"), "{}", run.stderr);
+    assert!(run.stderr.contains("biganimal-credential login"), "the notice names the fix: {}", run.stderr);
 }
 
 #[test]
@@ -91,7 +102,7 @@ fn invalid_grant_leads_to_login() {
 
 #[test]
 fn expired_token_without_refresh_needs_login() {
-    let (emulator, helper) = logged_in(&[]);
+    let (emulator, helper) = logged_in(&["--portal-token-ttl", "0"]);
     expire_refresh_tokens(&emulator);
     let run = helper.run(&["get", "--login", "never", "--min-ttl", "48h"]);
     assert_eq!(run.code, 3, "{}", run.stderr);

@@ -117,6 +117,10 @@ pub(super) struct KeyStatus {
     pub usable: Option<bool>,
     /// The reason the key cannot be used, with the fix.
     pub problem: Option<String>,
+    /// `environment` or `stored`, when the profile has a key.
+    pub source: Option<&'static str>,
+    /// The expiry given at import, when known.
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 /// Describes the access key in use, if any, without showing it.
@@ -132,6 +136,8 @@ pub(super) fn key_status(context: &Context) -> Result<KeyStatus, Failure> {
             line: "access key:     none".to_string(),
             usable: None,
             problem: None,
+            source: None,
+            expires_at: None,
         });
     };
     let problem = key.check_expiry(now, &settings.profile).err();
@@ -139,6 +145,11 @@ pub(super) fn key_status(context: &Context) -> Result<KeyStatus, Failure> {
         line: format!("access key:     in use, {}; {}", key.origin(), expiry_text(&key, now, &settings.profile)),
         usable: Some(problem.is_none()),
         problem,
+        source: Some(match key.source {
+            access_key::KeySource::Environment => "environment",
+            access_key::KeySource::Store => "stored",
+        }),
+        expires_at: key.expires_at,
     })
 }
 

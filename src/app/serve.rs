@@ -139,7 +139,7 @@ impl Context {
     /// Returns the session's BigAnimal token and reports on stderr where
     /// it came from.
     pub(super) fn bearer(&self, policy: LoginPolicy) -> Result<crate::session::Credential, Failure> {
-        let credential = self.session().get(policy, &mut super::stderr_prompt())?;
+        let credential = self.session().get(policy, &mut super::stderr_prompt(self.open_browser))?;
         let until = rfc3339(credential.expires_at);
         match credential.source {
             Source::Cache => log::info("served the cached token"),

@@ -51,7 +51,7 @@ impl HttpAuthServer {
             };
             match (wait, attempt < MAX_ATTEMPTS) {
                 (Some(wait), true) => {
-                    log::info(&format!(
+                    log::notice(&format!(
                         "{operation}: attempt {attempt} of {MAX_ATTEMPTS} failed ({}); retrying in {} ms",
                         describe_outcome(&outcome),
                         wait.as_millis()
@@ -185,9 +185,16 @@ impl AuthServer for HttpAuthServer {
         let reply = self.with_retries(OPERATION, || self.http.post_json(&url, &request))?;
         let body = expect_success(OPERATION, &url, &reply, Some(access_token))?;
         match body.get("token").and_then(Value::as_str) {
-            Some(token) if !token.is_empty() && !token.contains(char::is_whitespace) => {
+            // A bearer token goes into HTTP headers, environment variables
+            // and terminals, so only visible ASCII is accepted.
+            Some(token) if !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic()) => {
                 Ok(Secret::new(token))
             }
+            Some(token) if !token.is_empty() => Err(Error::InvalidResponse {
+                operation: OPERATION,
+                url,
+                detail: "the `token` field contains characters other than visible ASCII".to_string(),
+            }),
             _ => Err(Error::InvalidResponse {
                 operation: OPERATION,
                 url,
@@ -288,18 +295,62 @@ fn describe_body(reply: &Reply) -> String {
     format!("{kind} ({} bytes, content type `{}`)", reply.body.len(), reply.content_type)
 }
 
-/// Removes control characters, masks a secret the server may have echoed,
-/// and caps server-provided text at 200 characters.
+/// Removes control and invisible formatting characters (which could
+/// rearrange or hide text on a terminal), masks a secret the server may
+/// have echoed, also in URL-encoded form, and caps server-provided text at
+/// 200 characters.
 fn clean_text(text: &str, sent_secret: Option<&Secret>) -> String {
-    let mut text: String = text.chars().filter(|c| !c.is_control()).collect();
+    let mut text: String = text.chars().filter(|c| is_shown(*c)).collect();
     if let Some(secret) = sent_secret {
-        if !secret.expose().is_empty() {
-            text = text.replace(secret.expose(), "[redacted]");
+        let raw = secret.expose();
+        if !raw.is_empty() {
+            text = text.replace(raw, "[redacted]");
+            for encoded in [percent_encode(raw, false), percent_encode(raw, true)] {
+                if encoded != raw {
+                    text = text.replace(&encoded, "[redacted]");
+                }
+            }
         }
     }
     // The cap comes after the masking: a secret cut in two by the cap
     // would no longer match and its first part would be shown.
     text.chars().take(200).collect()
+}
+
+/// Tells whether a character from a server may be shown: not a control
+/// character and not an invisible format character such as a bidirectional
+/// override or a line separator.
+fn is_shown(c: char) -> bool {
+    !c.is_control()
+        && !matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Percent-encodes every byte outside `A-Z a-z 0-9 - . _ ~`; with `form`,
+/// a space becomes `+`, as in form bodies.
+fn percent_encode(text: &str, form: bool) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => encoded.push(byte as char),
+            b' ' if form => encoded.push('+'),
+            _ => encoded.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    encoded
+}
+
+/// Checks a verification URL from the issuer before it is shown to a
+/// person: https, or plain http on loopback, and nothing invisible in it.
+fn checked_verification_url(url: &str) -> Option<String> {
+    let cleaned: String = url.chars().filter(|c| is_shown(*c)).collect();
+    if cleaned != url {
+        return None;
+    }
+    // `verification_uri_complete` carries the user code in its query, which
+    // `validate_url` (made for API bases) rejects, so only the part before
+    // the query is checked.
+    let base = url.split(['?', '#']).next().unwrap_or_default();
+    crate::config::validate_url("verification URL", base).ok().map(|_| url.to_string())
 }
 
 /// Parses a device authorization response (RFC 8628 §3.2).
@@ -316,11 +367,15 @@ pub fn parse_device_authorization(url: &str, body: &Value) -> Result<DeviceAutho
     let verification_uri = text("verification_uri")
         .or_else(|| text("verification_url"))
         .ok_or_else(|| invalid("`verification_uri` is missing"))?;
+    let verification_uri = checked_verification_url(verification_uri).ok_or_else(|| {
+        invalid("`verification_uri` is not an https URL (plain http only on loopback) or contains hidden characters")
+    })?;
     let expires_in = body
         .get("expires_in")
         .and_then(Value::as_u64)
         .filter(|s| *s > 0)
-        .ok_or_else(|| invalid("`expires_in` is missing or not a positive integer"))?;
+        .ok_or_else(|| invalid("`expires_in` is missing or not a positive integer"))?
+        .min(86_400);
     // RFC 8628 §3.2: a missing interval means 5 seconds.
     let interval = body
         .get("interval")
@@ -331,8 +386,8 @@ pub fn parse_device_authorization(url: &str, body: &Value) -> Result<DeviceAutho
     Ok(DeviceAuthorization {
         device_code: Secret::new(device_code),
         user_code: clean_text(user_code, None),
-        verification_uri: clean_text(verification_uri, None),
-        verification_uri_complete: text("verification_uri_complete").map(|s| clean_text(s, None)),
+        verification_uri,
+        verification_uri_complete: text("verification_uri_complete").and_then(checked_verification_url),
         expires_in,
         interval,
     })
@@ -488,6 +543,33 @@ mod tests {
         let r = reply(403, &body.to_string());
         let text = expect_success("refresh", "u", &r, Some(&secret)).unwrap_err().to_string();
         assert!(!text.contains("v1.MRrT4tq2"), "{text}");
+    }
+
+    #[test]
+    fn url_encoded_echo_is_masked() {
+        let secret = Secret::new("v1.a+b/c=d");
+        let description = "bad token v1.a%2Bb%2Fc%3Dd";
+        let body = serde_json::json!({"error": "invalid_grant", "error_description": description});
+        let r = reply(403, &body.to_string());
+        let text = expect_success("refresh", "u", &r, Some(&secret)).unwrap_err().to_string();
+        assert!(!text.contains("a%2Bb"), "{text}");
+    }
+
+    #[test]
+    fn hidden_characters_are_removed() {
+        assert_eq!(clean_text("abc\u{202e}gnp.exe\u{2028}x", None), "abcgnp.exex");
+    }
+
+    #[test]
+    fn verification_url_must_be_https() {
+        let body = |uri: &str| serde_json::json!({
+            "device_code": "d", "user_code": "ABCD-EFGH", "verification_uri": uri, "expires_in": 900
+        });
+        assert!(parse_device_authorization("u", &body("https://auth.example/activate")).is_ok());
+        assert!(parse_device_authorization("u", &body("http://127.0.0.1:9/activate")).is_ok());
+        assert!(parse_device_authorization("u", &body("javascript:alert(1)")).is_err());
+        assert!(parse_device_authorization("u", &body("http://evil.example/activate")).is_err());
+        assert!(parse_device_authorization("u", &body("https://auth.example/\u{202e}gnp")).is_err());
     }
 
     #[test]

@@ -27,6 +27,11 @@ const SLOW_DOWN_STEP: f64 = 5.0;
 const MIN_INTERVAL: f64 = 0.1;
 /// The longest interval reached by doubling after transient failures, in seconds.
 const MAX_BACKOFF_INTERVAL: f64 = 60.0;
+/// The longest interval taken from the server, in seconds; larger values
+/// are treated as this, so a hostile value cannot stall the login forever.
+const MAX_SERVER_INTERVAL: f64 = 300.0;
+/// The longest code lifetime taken from the server, in seconds (Auth0 uses 900).
+const MAX_CODE_LIFETIME: u64 = 3600;
 
 /// Why a device login ended without tokens.
 #[derive(Debug)]
@@ -42,10 +47,13 @@ pub enum DeviceLoginError {
 impl fmt::Display for DeviceLoginError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DeviceLoginError::Denied => f.write_str("the device login was denied in the browser"),
-            DeviceLoginError::Expired => {
-                f.write_str("the device login code expired before it was approved")
-            }
+            DeviceLoginError::Denied => f.write_str(
+                "the device login was denied in the browser; run the command again to start a new login",
+            ),
+            DeviceLoginError::Expired => f.write_str(
+                "the device login code expired before it was approved; \
+                 run the command again and approve the new code in time",
+            ),
             DeviceLoginError::Failed(e) => write!(f, "the device login failed: {e}"),
         }
     }
@@ -65,8 +73,8 @@ pub fn poll_for_tokens(
     authorization: &DeviceAuthorization,
     on_wait: &mut dyn FnMut(i64),
 ) -> Result<TokenResponse, DeviceLoginError> {
-    let deadline = clock.now() + Duration::from_secs(authorization.expires_in);
-    let mut interval = authorization.interval.max(MIN_INTERVAL);
+    let deadline = clock.now() + Duration::from_secs(authorization.expires_in.min(MAX_CODE_LIFETIME));
+    let mut interval = authorization.interval.clamp(MIN_INTERVAL, MAX_SERVER_INTERVAL);
 
     loop {
         let wait = Duration::from_secs_f64(interval);
@@ -254,6 +262,14 @@ mod tests {
         let err = run(&issuer, &clock, &authorization(5.0, 30)).err().unwrap();
         assert!(matches!(err, DeviceLoginError::Expired));
         assert_eq!(*issuer.polls.borrow(), 5);
+    }
+
+    #[test]
+    fn absurd_server_values_are_bounded() {
+        let issuer = ScriptedIssuer::new(vec![tokens()]);
+        let clock = FakeClock::new();
+        assert!(run(&issuer, &clock, &authorization(1e15, u64::MAX)).is_ok());
+        assert_eq!(*clock.sleeps.borrow(), vec![Duration::from_secs(300)]);
     }
 
     #[test]

@@ -49,7 +49,19 @@ impl SecretStore for FileStore {
 
     fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         let path = self.path_for(key);
-        let bytes = match fs::read(&path) {
+        let metadata = match fs::symlink_metadata(&path) {
+            Ok(metadata) => metadata,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Self::error("read", &path, e)),
+        };
+        if let Some(problem) = untrusted(&metadata) {
+            log::notice(&format!(
+                "ignoring `{}` because it {problem}; it will be replaced",
+                path.display()
+            ));
+            return Ok(None);
+        }
+        let bytes = match read_limited(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Self::error("read", &path, e)),
@@ -96,9 +108,61 @@ impl SecretStore for FileStore {
     }
 }
 
+/// Largest entry read, in bytes; real entries are a few hundred bytes.
+const MAX_ENTRY_BYTES: u64 = 64 * 1024;
+
+/// Reads at most [`MAX_ENTRY_BYTES`] without following a symbolic link.
+fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let mut bytes = Vec::new();
+    options.open(path)?.take(MAX_ENTRY_BYTES).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Says why an entry is not trusted: not a regular file (a symbolic link,
+/// a FIFO, a device), or owned by another user.
+fn untrusted(metadata: &fs::Metadata) -> Option<&'static str> {
+    if !metadata.file_type().is_file() {
+        return Some("is not a regular file");
+    }
+    if !owned_by_current_user(metadata) {
+        return Some("is owned by another user");
+    }
+    None
+}
+
+#[cfg(unix)]
+fn owned_by_current_user(metadata: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    metadata.uid() == unsafe { libc::geteuid() }
+}
+
+#[cfg(not(unix))]
+fn owned_by_current_user(_metadata: &fs::Metadata) -> bool {
+    true
+}
+
 /// Creates `dir` and its parents, and makes `dir` itself mode 0700.
+///
+/// Fails when `dir` is a symbolic link or belongs to another user, so that
+/// credentials are never written where someone else controls the path.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
+    let metadata = fs::symlink_metadata(dir)?;
+    if !metadata.file_type().is_dir() {
+        return Err(std::io::Error::other("it is not a directory (a symbolic link is not accepted)"));
+    }
+    if !owned_by_current_user(&metadata) {
+        return Err(std::io::Error::other("it is owned by another user"));
+    }
     set_mode(dir, 0o700)
 }
 
@@ -110,13 +174,21 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
     let result = (|| {
         let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
         }
-        let mut file = options.open(&temp)?;
+        // A leftover temporary file (from a crash) or anything planted under
+        // its name is removed, never written through.
+        let mut file = match options.open(&temp) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                fs::remove_file(&temp)?;
+                options.open(&temp)?
+            }
+            other => other?,
+        };
         set_mode(&temp, 0o600)?;
         file.write_all(bytes)?;
         file.sync_all()?;
@@ -144,13 +216,17 @@ fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Narrows the mode of `path` to `mode` when group or others have access.
+/// Narrows the mode of `path` to `mode` when group or others have access;
+/// symbolic links are left alone.
 #[cfg(unix)]
 fn repair_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
-    let Ok(metadata) = fs::metadata(path) else {
+    let Ok(metadata) = fs::symlink_metadata(path) else {
         return;
     };
+    if metadata.file_type().is_symlink() {
+        return;
+    }
     let current = metadata.permissions().mode() & 0o777;
     if current & 0o077 != 0 {
         match set_mode(path, mode) {
@@ -212,6 +288,27 @@ mod tests {
         store.get("k").unwrap();
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&path), 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn planted_links_are_not_followed() {
+        let dir = temp_dir("links").join("store");
+        let store = FileStore::new(dir.clone());
+        store.set("k", "v").unwrap();
+        let victim = dir.parent().unwrap().join("victim");
+        fs::write(&victim, "keep").unwrap();
+
+        let entry = store.path_for("k");
+        fs::remove_file(&entry).unwrap();
+        std::os::unix::fs::symlink(&victim, &entry).unwrap();
+        assert_eq!(store.get("k").unwrap(), None, "a link is not read");
+
+        let temp = dir.join(format!(".{}.{}.tmp", entry.file_name().unwrap().to_str().unwrap(), std::process::id()));
+        std::os::unix::fs::symlink(&victim, &temp).unwrap();
+        store.set("k", "new").unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep", "the target is untouched");
+        assert_eq!(store.get("k").unwrap().as_deref(), Some("new"));
     }
 
     #[test]

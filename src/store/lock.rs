@@ -75,11 +75,16 @@ fn open(dir: &Path, name: &str) -> Result<(PathBuf, File), LockError> {
         source,
     })?;
     let path = dir.join(format!("{name}.lock"));
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        // A symbolic link planted in place of the lock file is refused
+        // rather than followed, so the holder note never overwrites its target.
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = options
         .open(&path)
         .map_err(|source| LockError::Io {
             path: path.clone(),

@@ -20,17 +20,23 @@ use crate::log;
 /// The kernel-keyring copy of tokens.
 pub struct TokenCache {
     keyring: KeyutilsStore,
-    namespace: &'static str,
+    namespace: String,
 }
 
 impl TokenCache {
-    /// Opens the cache for tokens of the store named `namespace`; `None`
-    /// where keyutils is blocked or the cache is turned off.
-    pub fn open(namespace: &'static str) -> Option<TokenCache> {
+    /// Opens the cache for tokens of the store named `store`; `None` where
+    /// keyutils is blocked or the cache is turned off. Each
+    /// `BIGANIMAL_CREDENTIAL_DIR` gets its own namespace, because that
+    /// variable sets up a separate set of credentials (a container, a test).
+    pub fn open(store: &'static str) -> Option<TokenCache> {
         let setting = crate::config::non_empty_env("BIGANIMAL_KEYUTILS_CACHE");
         if matches!(setting.as_deref(), Some("off" | "0" | "false" | "no")) {
             return None;
         }
+        let namespace = match crate::config::non_empty_env("BIGANIMAL_CREDENTIAL_DIR") {
+            Some(dir) => format!("{store}:{}", super::short_hash(&dir)),
+            None => store.to_string(),
+        };
         match KeyutilsStore::open() {
             Ok(keyring) => Some(TokenCache { keyring, namespace }),
             Err(e) => {

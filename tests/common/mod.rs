@@ -32,6 +32,32 @@ pub struct Emulator {
 impl Emulator {
     /// Starts the emulator with extra command-line options.
     pub fn start(options: &[&str]) -> Emulator {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Emulator::start_with_agent(options, agent)
+    }
+
+    /// Starts the emulator over HTTPS with `tls`'s server certificate; the
+    /// control calls trust `tls`'s CA.
+    pub fn start_tls(options: &[&str], tls: &TestCa) -> Emulator {
+        let trust = biganimal_credential::http::trust::tls_config(Some(&tls.ca)).expect("the test CA loads");
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .tls_config(trust)
+            .build()
+            .into();
+        let cert = tls.server_cert.to_string_lossy().into_owned();
+        let key = tls.server_key.to_string_lossy().into_owned();
+        let mut all: Vec<&str> = vec!["--tls-cert", &cert, "--tls-key", &key];
+        all.extend_from_slice(options);
+        Emulator::start_with_agent(&all, agent)
+    }
+
+    fn start_with_agent(options: &[&str], agent: ureq::Agent) -> Emulator {
         let mut child = Command::new("python3")
             .arg(root().join("emulator/biganimal_emulator.py"))
             .args(["--host", "127.0.0.1", "--port", "0"])
@@ -47,12 +73,10 @@ impl Emulator {
             .read_line(&mut line)
             .expect("the emulator prints its URL");
         let url = line.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "unexpected first line {url:?}");
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
+        assert!(
+            url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
+            "unexpected first line {url:?}"
+        );
         Emulator { child, url, agent }
     }
 
@@ -147,6 +171,17 @@ impl Emulator {
         self.control("POST", "approve", Some(serde_json::json!({"user_code": user_code})));
     }
 
+    /// Tells whether the portal's `user-info` accepts a BigAnimal token.
+    pub fn accepts_token(&self, token: &str) -> bool {
+        let response = self
+            .agent
+            .get(format!("{}/user-info", self.api()))
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .expect("user-info answers");
+        response.status().as_u16() == 200
+    }
+
     /// Denies a user code.
     pub fn deny(&self, user_code: &str) {
         self.control("POST", "deny", Some(serde_json::json!({"user_code": user_code})));
@@ -157,6 +192,54 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A private CA made with openssl and a server certificate it signed for
+/// `127.0.0.1` and `localhost`, in a temporary directory.
+pub struct TestCa {
+    /// Keeps the files until the test ends.
+    pub dir: tempfile::TempDir,
+    /// The CA certificate (PEM).
+    pub ca: PathBuf,
+    /// The server certificate (PEM), signed by the CA.
+    pub server_cert: PathBuf,
+    /// The server's private key (PEM).
+    pub server_key: PathBuf,
+}
+
+impl TestCa {
+    /// Makes the CA and the server certificate, named `name` in their subjects.
+    pub fn new(name: &str) -> TestCa {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = |file: &str| dir.path().join(file);
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("openssl runs");
+            assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let ca_subject = format!("/CN={name} test CA");
+        openssl(&[&["req", "-x509"][..], &ec, &["-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", &ca_subject,
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]].concat());
+        openssl(&[&["req"][..], &ec, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat());
+        std::fs::write(
+            path("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\n\
+             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("the extension file is written");
+        openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "2",
+            "-days", "1", "-extfile", "server.ext", "-out", "server.pem"]);
+        TestCa {
+            ca: path("ca.pem"),
+            server_cert: path("server.pem"),
+            server_key: path("server.key"),
+            dir,
+        }
     }
 }
 
