@@ -19,7 +19,7 @@
 //! A rotated refresh token is saved before the exchange, so a crash or a
 //! failed exchange never leaves the store with a token the issuer has
 //! already retired. Before a refresh token is sent, its record is marked as
-//! in flight; a later process that finds the mark knows the outcome was
+//! in flight. A later process that finds the mark treats the outcome as
 //! lost and does not send that token again, because the issuer revokes the
 //! whole login when a rotated-out token comes back.
 
@@ -108,11 +108,11 @@ pub struct Credential {
     pub token: Secret,
     /// When it expires.
     pub expires_at: OffsetDateTime,
-    /// Where it came from.
+    /// The origin of the credential.
     pub source: Source,
 }
 
-/// Why no credential could be served.
+/// A reason why no credential could be served.
 #[derive(Debug)]
 pub enum SessionError {
     /// A device login is needed but not allowed here.
@@ -601,7 +601,7 @@ impl<'a> Session<'a> {
     }
 }
 
-/// Why a refresh did not produce a credential.
+/// A reason why a refresh did not produce a credential.
 enum RefreshFailure {
     /// The issuer rejected the refresh token (`invalid_grant`): log in again.
     Rejected(crate::oauth::Error),

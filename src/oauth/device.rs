@@ -25,7 +25,7 @@ use std::time::Duration;
 const SLOW_DOWN_STEP: f64 = 5.0;
 /// The shortest interval used, whatever the server sends, in seconds.
 const MIN_INTERVAL: f64 = 0.1;
-/// The longest interval reached by doubling after transient failures, in seconds.
+/// Maximum interval reached by doubling after transient failures, in seconds.
 const MAX_BACKOFF_INTERVAL: f64 = 60.0;
 /// The longest interval taken from the server, in seconds; larger values
 /// are treated as this, so a hostile value cannot stall the login forever.

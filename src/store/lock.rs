@@ -6,7 +6,7 @@
 //! real time rather than the session's clock, because the kernel ends them. The OS drops
 //! it when the holder exits or is killed, so a crash never leaves a stale
 //! lock behind. The holder writes its process id and purpose into the file
-//! so that waiting processes can say what they wait for.
+//! so that waiting processes can name what they wait for.
 
 use crate::log;
 use std::fmt;
@@ -22,7 +22,7 @@ pub enum LockError {
     TimedOut {
         /// The lock file.
         path: PathBuf,
-        /// What the holder said it was doing.
+        /// The holder's own description of its work.
         holder: String,
         /// How long this process waited.
         waited: Duration,
@@ -60,7 +60,7 @@ pub struct LockGuard {
     _file: File,
 }
 
-/// How a wait for a lock ended.
+/// The end of a wait for a lock.
 enum Waited {
     /// The lock was taken (or released again, for a shared wait).
     Done(File),
@@ -131,7 +131,7 @@ pub fn try_acquire(dir: &Path, name: &str, purpose: &str) -> Result<Option<LockG
 /// without taking it, and prints one line naming what it waits for.
 ///
 /// Waiters take a shared lock, which the kernel grants to all of them at
-/// once when the holder releases its exclusive lock; so after a refresh,
+/// once when the holder releases its exclusive lock. So after a refresh,
 /// every waiting caller re-reads the store at the same time.
 pub fn wait_until_released(dir: &Path, name: &str, max_wait: Duration) -> Result<(), LockError> {
     let (path, mut file) = open(dir, name)?;
