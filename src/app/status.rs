@@ -129,7 +129,7 @@ fn token_state(record: Option<&TokenRecord>, now: OffsetDateTime) -> TokenState 
             seconds_left: None,
         };
     };
-    let left = record.expires_at - now.unix_timestamp();
+    let left = record.expires_at.saturating_sub(now.unix_timestamp());
     TokenState {
         state: if left > 0 { "valid" } else { "expired" },
         expires_at: Some(rfc3339(from_unix(record.expires_at))),
@@ -149,7 +149,7 @@ fn refresh_state(record: Option<&RefreshRecord>, now: OffsetDateTime) -> Refresh
         };
     };
     let lifetime = REFRESH_TOKEN_LIFETIME.as_secs() as i64;
-    let age = now.unix_timestamp() - record.login_at;
+    let age = now.unix_timestamp().saturating_sub(record.login_at);
     RefreshState {
         present: true,
         login_at: Some(rfc3339(from_unix(record.login_at))),
@@ -169,8 +169,8 @@ fn human_report(report: &Report, refresh: Option<&RefreshRecord>, key: &KeyStatu
     };
     let refresh_line = match refresh {
         Some(record) => {
-            let age = now.unix_timestamp() - record.login_at;
-            let left = REFRESH_TOKEN_LIFETIME.as_secs() as i64 - age;
+            let age = now.unix_timestamp().saturating_sub(record.login_at);
+            let left = (REFRESH_TOKEN_LIFETIME.as_secs() as i64).saturating_sub(age);
             let usable = if record.refresh_started_at.is_some() {
                 "not usable: an earlier refresh was interrupted; a new login is needed".to_string()
             } else if left > 0 {
@@ -181,7 +181,7 @@ fn human_report(report: &Report, refresh: Option<&RefreshRecord>, key: &KeyStatu
             format!(
                 "from a login {} ago, last rotated {} ago, {usable}",
                 human_duration(age),
-                human_duration(now.unix_timestamp() - record.rotated_at),
+                human_duration(now.unix_timestamp().saturating_sub(record.rotated_at)),
             )
         }
         None => "none".to_string(),
