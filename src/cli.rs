@@ -106,7 +106,7 @@ pub struct GlobalArgs {
     pub profile: String,
 
     /// Where credentials are kept. `auto` uses the OS keychain (Secret
-    /// Service on Linux) and falls back to `file` when none answers.
+    /// Service on Linux) and falls back to `file` when none responds.
     #[arg(long, global = true, env = "BIGANIMAL_CREDENTIAL_STORE", value_enum, default_value_t = StoreKind::Auto)]
     pub store: StoreKind,
 
@@ -119,19 +119,19 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "BIGANIMAL_FREE_TRIAL", value_parser = BoolishValueParser::new())]
     pub free_trial: bool,
 
-    /// Longest wait for another process's refresh or login of the same
+    /// Maximum wait for another process's refresh or login of the same
     /// profile (`30s`, `5m`).
     #[arg(long, global = true, env = "BIGANIMAL_LOCK_TIMEOUT", value_name = "DURATION",
           default_value = "5m", value_parser = crate::config::parse_duration)]
     pub lock_timeout: Duration,
 
-    /// Longest wait for one keychain call (`5s`); a locked keyring can
+    /// Maximum wait for one keychain call (`5s`); a locked keyring can
     /// otherwise wait forever for a password prompt.
     #[arg(long, global = true, env = "BIGANIMAL_KEYCHAIN_TIMEOUT", value_name = "DURATION",
           default_value = "5s", value_parser = crate::config::parse_duration)]
     pub keychain_timeout: Duration,
 
-    /// Longest time for one HTTP request, from connect to the last byte
+    /// Maximum time for one HTTP request, from connect to the last byte
     /// (`30s`); connecting alone gets at most 10 s of it.
     #[arg(long, global = true, env = "BIGANIMAL_HTTP_TIMEOUT", value_name = "DURATION",
           default_value = "30s", value_parser = parse_http_timeout)]
@@ -221,7 +221,7 @@ impl Default for GetArgs {
 pub enum StoreKind {
     /// The OS keychain, else `file`.
     Auto,
-    /// The OS keychain (Secret Service on Linux); fail when it does not answer.
+    /// The OS keychain (Secret Service on Linux); fail when it does not respond.
     Keychain,
     /// The Linux kernel keyring (user keyring); gone at reboot.
     Keyutils,

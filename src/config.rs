@@ -24,7 +24,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Longest duration accepted for any option, about ten years: enough for
+/// Maximum duration accepted for any option, about ten years: enough for
 /// any real setting, and small enough that adding it to the current time
 /// cannot overflow.
 const MAX_DURATION_SECONDS: u64 = 3650 * 86_400;
@@ -188,7 +188,7 @@ impl Dirs {
             .or_else(|| non_empty_env("USERPROFILE"))
             .map(PathBuf::from);
         let base = |xdg: &str, fallback: &[&str]| -> Result<PathBuf, ConfigError> {
-            // The XDG base directory specification says to ignore relative paths.
+            // The XDG base directory specification requires ignoring relative paths.
             if let Some(dir) = non_empty_env(xdg).map(PathBuf::from).filter(|d| d.is_absolute()) {
                 return Ok(dir.join(APP));
             }

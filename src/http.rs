@@ -51,7 +51,7 @@ pub struct Reply {
 pub struct TransportError {
     /// The URL that was requested (never carries secrets: none are put in queries).
     pub url: String,
-    /// What went wrong, in words.
+    /// The failure, in words.
     pub detail: String,
     /// True when the request cannot have reached the server (connection refused,
     /// DNS failure), so repeating it is safe even for non-idempotent requests.

@@ -51,7 +51,7 @@ impl Identity {
         })
     }
 
-    /// The store key: every field that tells accounts and environments apart.
+    /// Returns the store key: every field that separates accounts and environments.
     pub fn key(&self) -> String {
         format!(
             "{}|{}|{}|{}|{}",
@@ -59,7 +59,7 @@ impl Identity {
         )
     }
 
-    /// The lock file name: readable profile plus a hash of the key.
+    /// Returns the lock file name: readable profile plus a hash of the key.
     pub fn lock_name(&self) -> String {
         format!("{}-{}", self.profile, short_hash(&self.key()))
     }

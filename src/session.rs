@@ -273,8 +273,8 @@ impl<'a> Session<'a> {
     }
 
     /// Serves the stored token while it has any time left, although it is
-    /// inside the renewal margin, because renewing it failed with `error`;
-    /// returns `error` when the token has expired or is absent.
+    /// inside the renewal margin, because renewing it failed with `error`.
+    /// Returns `error` when the token has expired or is absent.
     fn current_or(&self, key: &str, error: SessionError) -> Result<Credential, SessionError> {
         let current = self.store.load_token_uncached(key)?;
         match self.fresh(current.as_ref(), Duration::ZERO) {
@@ -366,10 +366,10 @@ impl<'a> Session<'a> {
         Ok(lock::try_acquire(&self.settings.lock_dir, &identity.lock_name(), &purpose)?)
     }
 
-    /// Re-reads the store of record and returns the token when it is usable:
-    /// with the full margin, or with any time left when it differs from
-    /// `before`, because then another process renewed it and renewing it
-    /// again would not give a longer-lived one.
+    /// Re-reads the store of record and returns the token when it is usable.
+    /// That needs the full margin, or any time left when the token differs
+    /// from `before`: another process renewed it, and renewing it again
+    /// would not give a longer-lived one.
     fn renewed_meanwhile(&self, key: &str, before: Option<&TokenRecord>) -> Result<Option<Credential>, SessionError> {
         let reread = self.store.load_token_uncached(key)?;
         let changed = match (before, &reread) {

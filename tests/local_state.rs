@@ -18,7 +18,7 @@ fn logged_in(store: &str) -> (Emulator, Helper) {
     (emulator, helper)
 }
 
-/// The file store's entries, as (path, text) pairs.
+/// Returns the file store's entries as (path, text) pairs.
 fn file_entries(helper: &Helper) -> Vec<(PathBuf, String)> {
     let dir = helper.dir.path().join("state/store");
     std::fs::read_dir(dir)

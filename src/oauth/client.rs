@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// Attempts per request that is safe to repeat.
 pub const MAX_ATTEMPTS: u32 = 3;
-/// Longest wait between attempts, also the cap on a server's `Retry-After`.
+/// Maximum wait between attempts, also the cap on a server's `Retry-After`.
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 /// First backoff step; it doubles on each attempt, plus up to 50 % jitter.
 const BASE_BACKOFF: Duration = Duration::from_millis(250);
@@ -446,7 +446,7 @@ fn backoff(attempt: u32, requested: Option<Duration>) -> Duration {
     (base + jitter).min(MAX_RETRY_WAIT)
 }
 
-/// A number in [0, 1) that differs between processes and calls.
+/// Returns a number in [0, 1) that differs between processes and calls.
 fn jitter_fraction() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
@@ -605,7 +605,8 @@ mod tests {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         r.rate_limit_reset = Some((now + 3).to_string());
         let wait = retry_after_seconds(&r).unwrap();
-        assert!(wait <= Duration::from_secs(3) && wait >= Duration::from_secs(2), "{wait:?}");
+        assert!(wait <= Duration::from_secs(3), "{wait:?}");
+        assert!(wait >= Duration::from_secs(2), "{wait:?}");
     }
 
     #[test]

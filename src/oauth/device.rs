@@ -27,13 +27,13 @@ const SLOW_DOWN_STEP: f64 = 5.0;
 const MIN_INTERVAL: f64 = 0.1;
 /// Maximum interval reached by doubling after transient failures, in seconds.
 const MAX_BACKOFF_INTERVAL: f64 = 60.0;
-/// The longest interval taken from the server, in seconds; larger values
-/// are treated as this, so a hostile value cannot stall the login forever.
+/// Maximum interval taken from the server, in seconds. Larger values are
+/// treated as this, so a hostile value cannot stall the login forever.
 const MAX_SERVER_INTERVAL: f64 = 300.0;
-/// The longest code lifetime taken from the server, in seconds (Auth0 uses 900).
+/// Maximum code lifetime taken from the server, in seconds (Auth0 sends 900).
 const MAX_CODE_LIFETIME: u64 = 3600;
 
-/// Why a device login ended without tokens.
+/// The reason a device login ended without tokens.
 #[derive(Debug)]
 pub enum DeviceLoginError {
     /// The person declined the request (`access_denied`).

@@ -12,7 +12,7 @@ use crate::http::TransportError;
 use crate::secret::Secret;
 use std::fmt;
 
-/// What `GET {api}/auth/provider` returns. None of it is secret.
+/// The document `GET {api}/auth/provider` returns. None of it is secret.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Provider {
@@ -43,7 +43,7 @@ pub struct DeviceAuthorization {
     pub verification_uri_complete: Option<String>,
     /// Seconds until the device code expires.
     pub expires_in: u64,
-    /// Minimum seconds between polls; 5 when the server does not say.
+    /// Minimum seconds between polls, 5 when the server sends none.
     pub interval: f64,
 }
 
@@ -69,7 +69,7 @@ pub enum Error {
         /// The underlying failure.
         source: TransportError,
     },
-    /// The issuer answered with an OAuth error body (RFC 6749 §5.2).
+    /// The issuer returned an OAuth error body (RFC 6749 §5.2).
     OAuth {
         /// The operation, such as `refresh`.
         operation: &'static str,
@@ -82,7 +82,7 @@ pub enum Error {
         /// Seconds the server asked to wait, from `Retry-After` or `x-ratelimit-reset`.
         retry_after: Option<u64>,
     },
-    /// The server answered with an unexpected status and no OAuth error body.
+    /// The server returned an unexpected status and no OAuth error body.
     Status {
         /// The operation, such as `provider discovery`.
         operation: &'static str,
@@ -95,13 +95,13 @@ pub enum Error {
         /// Seconds the server asked to wait, from `Retry-After` or `x-ratelimit-reset`.
         retry_after: Option<u64>,
     },
-    /// The server answered 2xx but the body is not what the protocol says.
+    /// The server returned 2xx but the body does not follow the protocol.
     InvalidResponse {
         /// The operation, such as `device authorization`.
         operation: &'static str,
         /// The requested URL.
         url: String,
-        /// What is wrong with the body.
+        /// The problem with the body.
         detail: String,
     },
 }

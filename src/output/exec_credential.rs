@@ -16,10 +16,10 @@ pub const SUPPORTED_VERSIONS: [&str; 2] = [
     "client.authentication.k8s.io/v1beta1",
 ];
 
-/// The version used when the caller does not say.
+/// The version used when the request names none.
 pub const DEFAULT_VERSION: &str = "client.authentication.k8s.io/v1beta1";
 
-/// Reads the `apiVersion` to answer with from `KUBERNETES_EXEC_INFO`.
+/// Reads the `apiVersion` to reply with from `KUBERNETES_EXEC_INFO`.
 pub fn requested_version(exec_info: Option<&str>) -> Result<&'static str, String> {
     let Some(text) = exec_info.filter(|t| !t.trim().is_empty()) else {
         return Ok(DEFAULT_VERSION);

@@ -86,7 +86,7 @@ impl KeychainStore {
     }
 }
 
-/// The search attributes of an entry.
+/// Returns the search attributes of an entry.
 fn attributes(key: &str) -> std::collections::HashMap<&str, &str> {
     [("service", SERVICE), ("username", key)].into_iter().collect()
 }

@@ -1,5 +1,5 @@
-//! Where credentials are kept: the OS keychain, the Linux kernel keyring,
-//! or a private file, behind one small interface.
+//! Credential storage: the OS keychain, the Linux kernel keyring, or a
+//! private file, behind one small interface.
 //!
 //! Each identity has two entries, `…/token` and `…/refresh`, and a profile
 //! with an imported access key has one more, `…/access-key` (see
@@ -28,9 +28,9 @@ use std::time::Duration;
 pub struct StoreError {
     /// The store, such as `Secret Service` or `file`.
     pub store: &'static str,
-    /// What was attempted, such as `read` or `write`.
+    /// The attempted action, such as `read` or `write`.
     pub action: &'static str,
-    /// Why it failed; never contains a stored value.
+    /// The cause, in words. It never contains a stored value.
     pub detail: String,
     /// True when the store does not exist on this machine at all (no
     /// D-Bus session, no Secret Service), as opposed to failing.
@@ -47,7 +47,7 @@ impl std::error::Error for StoreError {}
 
 /// A key-value store for secret strings.
 pub trait SecretStore: Send + Sync {
-    /// The store's name for messages, such as `Secret Service`.
+    /// Returns the store's name for messages, such as `Secret Service`.
     fn name(&self) -> &'static str;
     /// Reads an entry; `Ok(None)` when it does not exist.
     fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
@@ -80,7 +80,7 @@ impl CredentialStore {
         CredentialStore { backend, cache }
     }
 
-    /// The backend's name.
+    /// Returns the backend's name.
     pub fn name(&self) -> &'static str {
         self.backend.name()
     }

@@ -59,7 +59,7 @@ fn with_cache(_kind: StoreKind, backend: Box<dyn SecretStore>) -> CredentialStor
     CredentialStore::new(backend)
 }
 
-/// Opens the store chosen by `kind`. `state_dir` holds the file store.
+/// Opens the store chosen by `kind`. The file store lives in `state_dir`.
 pub fn open(kind: StoreKind, state_dir: &Path, keychain_timeout: Duration) -> Result<Box<dyn SecretStore>, StoreError> {
     let file_store = || Box::new(FileStore::new(state_dir.join("store")));
     match kind {
@@ -95,7 +95,7 @@ fn open_keyutils() -> Result<Box<dyn SecretStore>, StoreError> {
     })
 }
 
-/// Prints the fallback notice unless a marker file says it was shown.
+/// Prints the fallback notice unless a marker file shows it was printed.
 fn notice_file_fallback_once(state_dir: &Path, reason: &StoreError) {
     let marker = state_dir.join("file-store-notice-shown");
     if marker.exists() {
