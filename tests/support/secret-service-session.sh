@@ -21,6 +21,12 @@
 # so anything that would need a prompt (creating a collection, unlocking)
 # fails at once instead of opening a window.
 #
+# The private bus has no service directories, so nothing is started by D-Bus
+# activation: if the daemon dies, clients see that no Secret Service is on
+# the bus, rather than a second, locked daemon that activation would start.
+# When the daemon is found dead after CMD, the script prints its exit status
+# and the end of its log on stderr, and exits with a failure status.
+#
 # Exit status: the status of CMD, or 125 with one line on stderr when the
 # session cannot be brought up (the same convention as env(1) and timeout(1)).
 # Needs: dbus-daemon (dbus-run-session), dbus-bin (dbus-send), gnome-keyring,
@@ -188,6 +194,16 @@ run_inner() {
 
     local command_status=0
     "$@" || command_status=$?
+
+    if ! kill -0 "$daemon_pid" 2>/dev/null; then
+        local daemon_status=0
+        wait "$daemon_pid" || daemon_status=$?
+        daemon_pid=
+        printf '%s: gnome-keyring-daemon exited with status %s while the command ran; the last lines of its log:\n' \
+            "$program_name" "$daemon_status" >&2
+        tail -n 20 "$daemon_log" | sed 's/^/    /' >&2
+        ((command_status != 0)) || command_status=1
+    fi
     stop_daemon
     exit "$command_status"
 }
@@ -260,6 +276,34 @@ exec dbus-daemon "$@" 2> >(filter_stderr)
 EOF
     chmod 0700 "$state/dbus-daemon"
 
+    # The session bus configuration of Debian's dbus, without its service
+    # directories and included files: nothing is started by activation.
+    cat >"$state/session.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:dir=$state/runtime</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+  <limit name="max_incoming_bytes">1000000000</limit>
+  <limit name="max_outgoing_bytes">1000000000</limit>
+  <limit name="max_message_size">1000000000</limit>
+  <limit name="auth_timeout">240000</limit>
+  <limit name="max_completed_connections">100000</limit>
+  <limit name="max_incomplete_connections">10000</limit>
+  <limit name="max_connections_per_user">100000</limit>
+  <limit name="max_names_per_connection">50000</limit>
+  <limit name="max_match_rules_per_connection">50000</limit>
+  <limit name="max_replies_per_connection">50000</limit>
+</busconfig>
+EOF
+
     local session_status=0
     env -u DISPLAY -u WAYLAND_DISPLAY -u GNOME_KEYRING_CONTROL \
         SECRET_SERVICE_SESSION_STATE="$state" \
@@ -267,7 +311,7 @@ EOF
         XDG_DATA_HOME="$state/data" \
         XDG_CONFIG_HOME="$state/config" \
         XDG_CACHE_HOME="$state/cache" \
-        dbus-run-session --dbus-daemon="$state/dbus-daemon" -- \
+        dbus-run-session --dbus-daemon="$state/dbus-daemon" --config-file="$state/session.conf" -- \
         bash "$script" "$@" || session_status=$?
 
     if [[ ! -e "$state/command-started" && ! -e "$state/setup-error" ]]; then
