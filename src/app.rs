@@ -80,7 +80,7 @@ struct Context {
 impl Context {
     fn new(global: &GlobalArgs) -> Result<Context, Failure> {
         let dirs = Dirs::from_env().map_err(|e| Failure::usage(e.to_string()))?;
-        let store = select::open_credential_store(global.store, &dirs.state, global.keychain_timeout)
+        let store = select::open_credential_store(global.store, &dirs.state, &dirs.locks, global.keychain_timeout)
             .map_err(|e| Failure::general(e.to_string()))?;
         Ok(Context {
             settings: Settings {

@@ -79,6 +79,12 @@ pub mod fake {
         pub sleeps: RefCell<Vec<Duration>>,
     }
 
+    impl Default for FakeClock {
+        fn default() -> Self {
+            FakeClock::new()
+        }
+    }
+
     impl FakeClock {
         /// Creates a clock at 2026-01-01T00:00:00Z.
         pub fn new() -> Self {

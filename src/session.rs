@@ -366,12 +366,13 @@ impl<'a> Session<'a> {
         Ok(lock::try_acquire(&self.settings.lock_dir, &identity.lock_name(), &purpose)?)
     }
 
-    /// Re-reads the store of record and returns the token when it is usable.
+    /// Re-reads the token (see [`CredentialStore::load_token_after_wait`])
+    /// and returns it when it is usable.
     /// That needs the full margin, or any time left when the token differs
     /// from `before`: another process renewed it, and renewing it again
     /// would not give a longer-lived one.
     fn renewed_meanwhile(&self, key: &str, before: Option<&TokenRecord>) -> Result<Option<Credential>, SessionError> {
-        let reread = self.store.load_token_uncached(key)?;
+        let reread = self.store.load_token_after_wait(key, before)?;
         let changed = match (before, &reread) {
             (Some(before), Some(after)) => before.token != after.token,
             (None, Some(_)) => true,

@@ -149,6 +149,36 @@ fn silent_keychain_times_out() {
 }
 
 #[test]
+fn keychain_sessions_open_one_at_a_time() {
+    if !secret_service_available("keychain_sessions_open_one_at_a_time") {
+        return;
+    }
+    let (_emulator, mut helper) = logged_in("keychain");
+    helper.env.push(("BIGANIMAL_KEYUTILS_CACHE".to_string(), "off".to_string()));
+
+    // This test process acts as another helper process, which holds the
+    // connection lock while it opens its Secret Service session.
+    let path = helper.dir.path().join("locks").join("secret-service-connect.lock");
+    let holder = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    holder.lock().unwrap();
+    let started = Instant::now();
+    let blocked = helper.run(&["get", "--login", "never", "--keychain-timeout", "1s"]);
+    assert_eq!(blocked.code, 1, "{}", blocked.stderr);
+    assert!(blocked.stdout.is_empty());
+    assert!(blocked.stderr.contains("Secret Service connection lock"), "{}", blocked.stderr);
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+
+    drop(holder);
+    let served = helper.run(&["get", "--login", "never", "--keychain-timeout", "1s"]);
+    assert_eq!(served.code, 0, "{}", served.stderr);
+}
+
+#[test]
 fn token_cache_serves_without_dbus() {
     if !secret_service_available("token_cache_serves_without_dbus") {
         return;

@@ -251,7 +251,7 @@ mod tests {
     fn other_oauth_error_stops() {
         let issuer = ScriptedIssuer::new(vec![oauth("invalid_grant")]);
         let err = run(&issuer, &FakeClock::new(), &authorization(5.0, 900)).err().unwrap();
-        assert_eq!(err.to_string().contains("invalid_grant"), true);
+        assert!(err.to_string().contains("invalid_grant"), "{err}");
         assert_eq!(*issuer.polls.borrow(), 1);
     }
 

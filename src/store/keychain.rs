@@ -12,14 +12,26 @@
 //! items anyway; the key exchange cost about 10 ms per call, several times
 //! the rest of a cached lookup. `BIGANIMAL_SECRET_SERVICE_DH=1` turns the
 //! encryption on.
+//!
+//! Processes of this helper open their Secret Service sessions one at a
+//! time, under a lock file in the lock directory. gnome-keyring-daemon
+//! registers each new client in an idle callback of its main loop. Public
+//! reports against versions up to 50 show it aborting when it handles a
+//! client's call without that registration, and 42.1 died here when 64
+//! processes connected at once. That burst is common: after a refresh,
+//! every process that waited for it reads the store. The lock is held only
+//! until the session is open, a millisecond or two.
 
-use super::{with_timeout, SecretStore, StoreError};
+use super::{with_timeout, with_timeout_since, SecretStore, StoreError};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The `service` attribute of every item.
 pub const SERVICE: &str = "biganimal-credential";
 const NAME: &str = "Secret Service";
+/// The name (without `.lock`) of the lock file that serialises session opening.
+pub const CONNECT_LOCK: &str = "secret-service-connect";
 
 #[cfg(target_os = "linux")]
 use dbus_secret_service::{EncryptionType, Error as ServiceError, SecretService};
@@ -42,11 +54,12 @@ fn unavailable(detail: String) -> StoreError {
 
 #[cfg(target_os = "linux")]
 impl KeychainStore {
-    /// Connects to the Secret Service within `timeout`.
+    /// Connects to the Secret Service within `timeout`, holding the
+    /// connection lock in `lock_dir` until the session is open.
     ///
     /// Fails with [`StoreError::unavailable`] set when this machine has no
     /// keychain to talk to (no D-Bus session, or no Secret Service on it).
-    pub fn connect(timeout: Duration) -> Result<Self, StoreError> {
+    pub fn connect(timeout: Duration, lock_dir: &Path) -> Result<Self, StoreError> {
         // libdbus would try to start a bus through X11 when no address is set;
         // a helper run by kubectl in a container must not do that.
         if crate::config::non_empty_env("DBUS_SESSION_BUS_ADDRESS").is_none() {
@@ -56,11 +69,20 @@ impl KeychainStore {
             Some("1" | "on" | "true" | "yes") => EncryptionType::Dh,
             _ => EncryptionType::Plain,
         };
-        let service = with_timeout(NAME, "connect to", timeout, move || {
+        let started = std::time::Instant::now();
+        let gate = connect_lock(lock_dir, timeout)?;
+        let service = with_timeout_since(NAME, "connect to", timeout, started, move || {
             SecretService::connect(encryption)
                 .map(|service| Arc::new(Mutex::new(service)))
-                .map_err(|e| unavailable(format!("no Secret Service answered on the D-Bus session: {e}")))
+                .map_err(|e| {
+                    if stopped_answering(&e) {
+                        map_error("connect to", e)
+                    } else {
+                        unavailable(format!("no Secret Service answered on the D-Bus session: {e}"))
+                    }
+                })
         })?;
+        drop(gate);
         Ok(KeychainStore { service, timeout })
     }
 
@@ -78,10 +100,36 @@ impl KeychainStore {
     }
 }
 
+/// Takes the connection lock, waiting at most `timeout`. When the lock
+/// directory cannot be used, the session is opened without the lock and
+/// `-v` logs the reason.
+#[cfg(target_os = "linux")]
+fn connect_lock(lock_dir: &Path, timeout: Duration) -> Result<Option<crate::store::lock::LockGuard>, StoreError> {
+    use crate::store::lock::{self, LockError};
+    match lock::acquire_quietly(lock_dir, CONNECT_LOCK, "opening a Secret Service session", timeout) {
+        Ok(guard) => Ok(Some(guard)),
+        Err(LockError::TimedOut { path, holder, waited }) => Err(StoreError {
+            store: NAME,
+            action: "connect to",
+            detail: format!(
+                "{holder} held the Secret Service connection lock `{}` for {} s; \
+                 the keyring may be waiting for a password, or use `--store file`",
+                path.display(),
+                waited.as_secs()
+            ),
+            unavailable: false,
+        }),
+        Err(e @ LockError::Io { .. }) => {
+            crate::log::info(&format!("opening the Secret Service session without the connection lock: {e}"));
+            Ok(None)
+        }
+    }
+}
+
 #[cfg(not(target_os = "linux"))]
 impl KeychainStore {
     /// Reports that this build has no keychain support on this platform.
-    pub fn connect(_timeout: Duration) -> Result<Self, StoreError> {
+    pub fn connect(_timeout: Duration, _lock_dir: &Path) -> Result<Self, StoreError> {
         Err(unavailable("this build supports the keychain only on Linux".to_string()))
     }
 }
@@ -182,10 +230,27 @@ impl SecretStore for KeychainStore {
     }
 }
 
+/// Returns whether the keyring daemon went away while it handled the call,
+/// as gnome-keyring-daemon does when it aborts. That is a failure of a
+/// keychain that exists, never a reason to fall back to the file store.
+#[cfg(target_os = "linux")]
+fn stopped_answering(error: &ServiceError) -> bool {
+    match error {
+        ServiceError::Dbus(e) => matches!(
+            e.name(),
+            Some("org.freedesktop.DBus.Error.NoReply" | "org.freedesktop.DBus.Error.Disconnected")
+        ),
+        _ => false,
+    }
+}
+
 /// Describes a Secret Service error in words, with the fix where there is one.
 #[cfg(target_os = "linux")]
 fn map_error(action: &'static str, error: ServiceError) -> StoreError {
     let detail = match &error {
+        _ if stopped_answering(&error) => "the keyring daemon stopped while answering (it may have crashed); \
+             if it was restarted locked, unlock it, then try again"
+            .to_string(),
         ServiceError::Locked | ServiceError::Prompt => {
             "the keyring is locked and unlocking it needs a password prompt; \
              unlock it (for example by logging in to the desktop) or use `--store file`"

@@ -155,12 +155,31 @@ pub fn wait_until_released(dir: &Path, name: &str, max_wait: Duration) -> Result
 /// profile default`. When this process has to wait it prints one line on
 /// stderr naming what it waits for.
 pub fn acquire(dir: &Path, name: &str, purpose: &str, max_wait: Duration) -> Result<LockGuard, LockError> {
+    acquire_with_notice(dir, name, purpose, max_wait, true)
+}
+
+/// Takes the lock `name` in `dir` like [`acquire`], but prints nothing
+/// while it waits. For locks that are held for milliseconds, where a line
+/// per wait would only be noise.
+pub fn acquire_quietly(dir: &Path, name: &str, purpose: &str, max_wait: Duration) -> Result<LockGuard, LockError> {
+    acquire_with_notice(dir, name, purpose, max_wait, false)
+}
+
+fn acquire_with_notice(
+    dir: &Path,
+    name: &str,
+    purpose: &str,
+    max_wait: Duration,
+    notice: bool,
+) -> Result<LockGuard, LockError> {
     if let Some(guard) = try_acquire(dir, name, purpose)? {
         return Ok(guard);
     }
     let (path, mut file) = open(dir, name)?;
     let holder = describe_holder(&mut file);
-    log::notice(&format!("waiting for {holder} to finish (up to {} s)", max_wait.as_secs()));
+    if notice {
+        log::notice(&format!("waiting for {holder} to finish (up to {} s)", max_wait.as_secs()));
+    }
     let started = std::time::Instant::now();
     match wait_blocking(file, false, max_wait) {
         Ok(Waited::Done(mut file)) => {

@@ -115,6 +115,20 @@ impl CredentialStore {
         Ok(record)
     }
 
+    /// Loads the BigAnimal token after a wait for another process's renewal.
+    /// A cached copy that differs from `before` is served, because only a
+    /// renewal writes a new one. Otherwise the store of record is read. So
+    /// the processes that waited for one renewal do not all open it at once.
+    pub fn load_token_after_wait(&self, key: &str, before: Option<&TokenRecord>) -> Result<Option<TokenRecord>, StoreError> {
+        #[cfg(target_os = "linux")]
+        if let Some(record) = self.cached_token(key) {
+            if before.is_none_or(|before| before.token != record.token) {
+                return Ok(Some(record));
+            }
+        }
+        self.load_token_uncached(key)
+    }
+
     #[cfg(target_os = "linux")]
     fn cached_token(&self, key: &str) -> Option<TokenRecord> {
         let text = self.cache.as_ref()?.get(&token_key(key))?;
@@ -240,6 +254,18 @@ pub fn with_timeout<T: Send + 'static>(
     timeout: Duration,
     call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
+    with_timeout_since(store, action, timeout, std::time::Instant::now(), call)
+}
+
+/// Like [`with_timeout`], for a `timeout` that began at `started`: the call
+/// gets what is left of it.
+pub fn with_timeout_since<T: Send + 'static>(
+    store: &'static str,
+    action: &'static str,
+    timeout: Duration,
+    started: std::time::Instant,
+    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("store-call".to_string())
@@ -252,7 +278,7 @@ pub fn with_timeout<T: Send + 'static>(
             detail: format!("could not start a thread: {e}"),
             unavailable: false,
         })?;
-    receiver.recv_timeout(timeout).unwrap_or_else(|_| {
+    receiver.recv_timeout(timeout.saturating_sub(started.elapsed())).unwrap_or_else(|_| {
         Err(StoreError {
             store,
             action,
@@ -284,5 +310,71 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("no answer within"), "{err}");
+    }
+
+    /// A store of record that counts its reads.
+    #[cfg(target_os = "linux")]
+    struct CountingStore {
+        entries: std::sync::Mutex<std::collections::HashMap<String, String>>,
+        reads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    #[cfg(target_os = "linux")]
+    impl SecretStore for CountingStore {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+        fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(self.entries.lock().unwrap().get(key).cloned())
+        }
+        fn set(&self, key: &str, value: &str) -> Result<(), StoreError> {
+            self.entries.lock().unwrap().insert(key.to_string(), value.to_string());
+            Ok(())
+        }
+        fn delete(&self, key: &str) -> Result<(), StoreError> {
+            self.entries.lock().unwrap().remove(key);
+            Ok(())
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn token_record(token: &str) -> TokenRecord {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        TokenRecord {
+            v: record::FORMAT_VERSION,
+            token: crate::secret::Secret::new(token.to_string()),
+            expires_at: now + 600,
+            obtained_at: now,
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn changed_cached_copy_skips_store() {
+        let Some(cache) = token_cache::TokenCache::open("unit-after-wait") else {
+            eprintln!("skipped: keyutils is blocked here");
+            return;
+        };
+        let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let backend = CountingStore {
+            entries: Default::default(),
+            reads: counter.clone(),
+        };
+        let store = CredentialStore::with_token_cache(Box::new(backend), Some(cache));
+        let key = format!("after-wait-{}", std::process::id());
+        let renewed = token_record("renewed-token");
+        store.save_token(&key, &renewed).unwrap();
+        let reads = || counter.load(std::sync::atomic::Ordering::SeqCst);
+
+        let before = token_record("expiring-token");
+        let loaded = store.load_token_after_wait(&key, Some(&before)).unwrap().unwrap();
+        assert_eq!(loaded.token.expose(), "renewed-token");
+        assert_eq!(reads(), 0, "a changed cached copy is served without the store of record");
+
+        let loaded = store.load_token_after_wait(&key, Some(&renewed)).unwrap().unwrap();
+        assert_eq!(loaded.token.expose(), "renewed-token");
+        assert_eq!(reads(), 1, "an unchanged copy sends the read to the store of record");
+        store.delete_token(&key).unwrap();
     }
 }

@@ -25,6 +25,7 @@ use std::time::Duration;
 pub fn open_credential_store(
     kind: StoreKind,
     state_dir: &Path,
+    lock_dir: &Path,
     keychain_timeout: Duration,
 ) -> Result<CredentialStore, StoreError> {
     let uses_keychain = match kind {
@@ -33,15 +34,16 @@ pub fn open_credential_store(
         StoreKind::File | StoreKind::Keyutils => false,
     };
     if !uses_keychain {
-        return open(kind, state_dir, keychain_timeout).map(CredentialStore::new);
+        return open(kind, state_dir, lock_dir, keychain_timeout).map(CredentialStore::new);
     }
     if kind == StoreKind::Keychain && crate::config::non_empty_env("DBUS_SESSION_BUS_ADDRESS").is_none() {
         // Fail before any network request: this keychain cannot be reached.
-        return open(kind, state_dir, keychain_timeout).map(CredentialStore::new);
+        return open(kind, state_dir, lock_dir, keychain_timeout).map(CredentialStore::new);
     }
 
     let state_dir = state_dir.to_path_buf();
-    let backend = LazyStore::new("Secret Service", move || open(kind, &state_dir, keychain_timeout));
+    let lock_dir = lock_dir.to_path_buf();
+    let backend = LazyStore::new("Secret Service", move || open(kind, &state_dir, &lock_dir, keychain_timeout));
     Ok(with_cache(kind, Box::new(backend)))
 }
 
@@ -59,14 +61,21 @@ fn with_cache(_kind: StoreKind, backend: Box<dyn SecretStore>) -> CredentialStor
     CredentialStore::new(backend)
 }
 
-/// Opens the store chosen by `kind`. The file store lives in `state_dir`.
-pub fn open(kind: StoreKind, state_dir: &Path, keychain_timeout: Duration) -> Result<Box<dyn SecretStore>, StoreError> {
+/// Opens the store chosen by `kind`. The file store lives in `state_dir`;
+/// the keychain's connection lock (see [`KeychainStore::connect`]) in
+/// `lock_dir`.
+pub fn open(
+    kind: StoreKind,
+    state_dir: &Path,
+    lock_dir: &Path,
+    keychain_timeout: Duration,
+) -> Result<Box<dyn SecretStore>, StoreError> {
     let file_store = || Box::new(FileStore::new(state_dir.join("store")));
     match kind {
         StoreKind::File => Ok(file_store()),
-        StoreKind::Keychain => Ok(Box::new(KeychainStore::connect(keychain_timeout)?)),
+        StoreKind::Keychain => Ok(Box::new(KeychainStore::connect(keychain_timeout, lock_dir)?)),
         StoreKind::Keyutils => open_keyutils(),
-        StoreKind::Auto => match KeychainStore::connect(keychain_timeout) {
+        StoreKind::Auto => match KeychainStore::connect(keychain_timeout, lock_dir) {
             Ok(store) => {
                 log::info("using the Secret Service store");
                 Ok(Box::new(store))
