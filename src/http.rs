@@ -56,6 +56,10 @@ pub struct TransportError {
     /// True when the request cannot have reached the server (connection refused,
     /// DNS failure), so repeating it is safe even for non-idempotent requests.
     pub not_sent: bool,
+    /// True when repeating the request cannot help: the failure lies in a
+    /// local setting (the URL, a proxy variable, the CA file), in the
+    /// server's certificate, or in a response over the size limit.
+    pub permanent: bool,
 }
 
 impl fmt::Display for TransportError {
@@ -104,6 +108,7 @@ impl Http {
             url: url.to_string(),
             detail,
             not_sent: true,
+            permanent: true,
         };
         let target = Target::parse(url).ok_or_else(|| failure("the URL has no scheme or host".to_string()))?;
         let setting = self.proxies.get_or_init(ProxyEnv::from_env).proxy_for(&target).cloned();
@@ -210,16 +215,17 @@ fn parse_proxy(setting: &proxy::ProxySetting) -> Result<ureq::Proxy, String> {
 }
 
 fn transport_error(url: &str, error: ureq::Error) -> TransportError {
-    let (detail, not_sent) = match &error {
-        ureq::Error::Timeout(_) => (format!("timed out ({error})"), false),
-        ureq::Error::HostNotFound => ("the host name did not resolve".to_string(), true),
-        ureq::Error::ConnectionFailed => ("could not connect".to_string(), true),
+    let (detail, not_sent, permanent) = match &error {
+        ureq::Error::Timeout(_) => (format!("timed out ({error})"), false, false),
+        ureq::Error::HostNotFound => ("the host name did not resolve".to_string(), true, false),
+        ureq::Error::ConnectionFailed => ("could not connect".to_string(), true, false),
         ureq::Error::BodyExceedsLimit(limit) => (
             format!("the response body is larger than the {limit}-byte limit"),
             false,
+            true,
         ),
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            ("connection refused".to_string(), true)
+            ("connection refused".to_string(), true, false)
         }
         _ if certificate_error(&error).is_some() => {
             let why = certificate_error(&error).map(describe_certificate_error).unwrap_or_default();
@@ -229,15 +235,17 @@ fn transport_error(url: &str, error: ureq::Error) -> TransportError {
                      TLS-inspecting proxy signs it, add that CA with `--ca-file` or `SSL_CERT_FILE`"
                 ),
                 true,
+                true,
             )
         }
-        ureq::Error::ConnectProxyFailed(why) => (format!("the proxy refused the connection: {why}"), true),
-        _ => (error.to_string(), false),
+        ureq::Error::ConnectProxyFailed(why) => (format!("the proxy refused the connection: {why}"), true, false),
+        _ => (error.to_string(), false, false),
     };
     TransportError {
         url: url.to_string(),
         detail,
         not_sent,
+        permanent,
     }
 }
 

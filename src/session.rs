@@ -737,6 +737,7 @@ mod tests {
                         url: "https://issuer.example/oauth/token".to_string(),
                         detail: "connection reset".to_string(),
                         not_sent: false,
+                        permanent: false,
                     },
                 }),
                 Some(code) => Err(OAuthError::OAuth {

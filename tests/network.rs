@@ -31,6 +31,7 @@ fn https_server_rejected_without_its_ca() {
     assert!(run.stdout.is_empty());
     assert!(run.stderr.contains("certificate was rejected"), "{}", run.stderr);
     assert!(run.stderr.contains("--ca-file"), "the message names the fix: {}", run.stderr);
+    assert!(!run.stderr.contains("retrying"), "a rejected certificate is not retried: {}", run.stderr);
     assert_eq!(emulator.stat("total"), 0, "no request got past the TLS handshake");
 }
 
@@ -102,6 +103,7 @@ fn bad_ca_file_read_only_on_request() {
     assert_eq!(login.code, 1, "{}", login.stderr);
     assert!(login.stderr.contains("`/nonexistent/ca.pem`"), "{}", login.stderr);
     assert!(login.stderr.contains("`--ca-file`"), "{}", login.stderr);
+    assert!(!login.stderr.contains("retrying"), "a missing CA file is not retried: {}", login.stderr);
 
     let not_pem = helper.dir.path().join("not-a-certificate.txt");
     std::fs::write(&not_pem, "hello\n").unwrap();

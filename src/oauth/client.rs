@@ -43,7 +43,7 @@ impl HttpAuthServer {
         loop {
             let outcome = send();
             let wait = match &outcome {
-                Err(e) => Some(backoff(attempt, None)).filter(|_| !e.detail.contains("larger than")),
+                Err(e) => Some(backoff(attempt, None)).filter(|_| !e.permanent),
                 Ok(reply) if reply.status == 429 || reply.status >= 500 => {
                     Some(backoff(attempt, retry_after_seconds(reply)))
                 }
@@ -155,7 +155,7 @@ impl AuthServer for HttpAuthServer {
         let mut attempt = 1;
         loop {
             let wait = match self.http.post_form(&url, &form) {
-                Err(e) if e.not_sent && attempt < MAX_ATTEMPTS => {
+                Err(e) if e.not_sent && !e.permanent && attempt < MAX_ATTEMPTS => {
                     log::info(&format!("refresh: {e}; retrying, the request was not sent"));
                     backoff(attempt, None)
                 }

@@ -280,6 +280,7 @@ mod tests {
                 url: "u".to_string(),
                 detail: "timed out".to_string(),
                 not_sent: false,
+                permanent: false,
             },
         });
         let issuer = ScriptedIssuer::new(vec![failure, tokens()]);
