@@ -28,8 +28,6 @@ pub struct Request {
     pub protocol: Option<String>,
     /// `host`, with `:port` when the URL had one.
     pub host: Option<String>,
-    /// `url`, which `git credential` callers may send instead of its parts.
-    pub url: Option<String>,
     /// `authtype` of a credential git presents to `store` or `erase`.
     pub authtype: Option<String>,
     /// `credential`, the pre-encoded value that goes with `authtype`.
@@ -47,14 +45,10 @@ impl Request {
     }
 
     /// Returns the scheme and server the request is for, from `protocol`
-    /// and `host`, else from `url`; `None` when neither names both.
+    /// and `host`; `None` when either is missing.
     pub fn target(&self) -> Option<(String, ServerName)> {
-        if let (Some(protocol), Some(host)) = (&self.protocol, &self.host) {
-            let server = ServerName::parse(host).ok()?;
-            return Some((protocol.to_ascii_lowercase(), server));
-        }
-        let target = Target::parse(self.url.as_deref()?).ok()?;
-        Some((target.scheme?, target.server))
+        let server = ServerName::parse(self.host.as_deref()?).ok()?;
+        Some((self.protocol.as_deref()?.to_ascii_lowercase(), server))
     }
 
     /// Returns the secret git presents: `credential` for `authtype=Bearer`,
@@ -67,11 +61,20 @@ impl Request {
         }
     }
 
+    /// Applies `url=` as git does: it replaces `protocol` and `host` with
+    /// the URL's parts, and later `protocol=` or `host=` lines override
+    /// them again. A URL without a scheme or host leaves neither set.
+    fn set_url(&mut self, value: &str) {
+        let target = Target::parse(value).ok();
+        self.protocol = target.as_ref().and_then(|t| t.scheme.clone());
+        self.host = target.filter(|t| t.scheme.is_some()).map(|t| t.server.to_string());
+    }
+
     fn set(&mut self, key: &str, value: &str) {
         match key {
             "protocol" => self.protocol = Some(value.to_string()),
             "host" => self.host = Some(value.to_string()),
-            "url" => self.url = Some(value.to_string()),
+            "url" => self.set_url(value),
             "authtype" => self.authtype = Some(value.to_string()),
             "credential" => self.credential = Some(Secret::new(value)),
             "password" => self.password = Some(Secret::new(value)),
@@ -254,6 +257,18 @@ mod tests {
         assert_eq!(request.target().unwrap().1.to_string(), "portal.example");
         assert!(parse_text(b"protocol=https\n").unwrap().target().is_none());
         assert!(parse_text(b"url=portal.example\n").unwrap().target().is_none());
+    }
+
+    #[test]
+    fn later_lines_override_url() {
+        let request = parse_text(b"url=https://a.example/x\nhost=b.example\n").unwrap();
+        assert_eq!(request.target().unwrap().1.to_string(), "b.example");
+
+        let request = parse_text(b"host=b.example\nurl=https://a.example:8443/x\n").unwrap();
+        assert_eq!(request.target().unwrap().1.to_string(), "a.example:8443");
+
+        let request = parse_text(b"protocol=https\nhost=b.example\nurl=a.example\n").unwrap();
+        assert!(request.target().is_none(), "a URL without a scheme clears both parts");
     }
 
     #[test]
