@@ -211,6 +211,26 @@ fn token_cache_serves_without_dbus() {
 }
 
 #[test]
+fn logout_ends_both_keychain_copies() {
+    if !secret_service_available("logout_ends_both_keychain_copies") {
+        return;
+    }
+    // `auto` and `keychain` keep separate kernel-keyring copies of one
+    // Secret Service item; a logout through either must end both.
+    for (first, second) in [("auto", "keychain"), ("keychain", "auto")] {
+        let (_emulator, helper) = logged_in(first);
+        let token = helper.run(&["get", "--login", "never"]).exec_token();
+        let copied = helper.run(&["get", "--login", "never", "--store", second]);
+        assert_eq!(copied.exec_token(), token, "{first} then {second}");
+
+        assert_eq!(helper.run(&["logout"]).code, 0, "{first}");
+        let after = helper.run(&["get", "--login", "never", "--store", second]);
+        assert_eq!(after.code, 3, "{first} then {second}: {}", after.stderr);
+        assert!(after.stdout.is_empty(), "{first} then {second}");
+    }
+}
+
+#[test]
 fn absent_keychain_is_an_error_when_chosen() {
     let emulator = Emulator::start(&["--auto-approve", "--interval", "0.1"]);
     let helper = Helper::new(&emulator, "keychain");

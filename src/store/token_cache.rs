@@ -12,15 +12,26 @@
 //! write here removes the copy, so the cache can be missing an entry but
 //! never serves an older token than the store of record after a write.
 //! `BIGANIMAL_KEYUTILS_CACHE=off` turns the cache off.
+//!
+//! `--store auto` and `--store keychain` keep copies under separate
+//! namespaces, because `auto` may use the file store. Both may use the
+//! same Secret Service items, so every write or delete of a token through
+//! one also removes the other's copy. So `logout` with either store also
+//! ends what the other serves.
 
 use super::keyutils::KeyutilsStore;
 use super::SecretStore;
 use crate::log;
 
+/// Store names whose copies may come from the same Secret Service items.
+const SECRET_SERVICE_STORES: [&str; 2] = ["auto", "keychain"];
+
 /// The kernel-keyring copy of tokens.
 pub struct TokenCache {
     keyring: KeyutilsStore,
     namespace: String,
+    /// Namespaces of the other stores that may share the store of record.
+    siblings: Vec<String>,
 }
 
 impl TokenCache {
@@ -33,12 +44,24 @@ impl TokenCache {
         if matches!(setting.as_deref(), Some("off" | "0" | "false" | "no")) {
             return None;
         }
-        let namespace = match crate::config::non_empty_env("BIGANIMAL_CREDENTIAL_DIR") {
-            Some(dir) => format!("{store}:{}", super::short_hash(&dir)),
-            None => store.to_string(),
+        let dir = crate::config::non_empty_env("BIGANIMAL_CREDENTIAL_DIR");
+        let namespace_of = |name: &str| match &dir {
+            Some(dir) => format!("{name}:{}", super::short_hash(dir)),
+            None => name.to_string(),
         };
+        let mut siblings = Vec::new();
+        if SECRET_SERVICE_STORES.contains(&store) {
+            for other in SECRET_SERVICE_STORES.iter().filter(|&&other| other != store) {
+                siblings.push(namespace_of(other));
+            }
+        }
+        let namespace = namespace_of(store);
         match KeyutilsStore::open() {
-            Ok(keyring) => Some(TokenCache { keyring, namespace }),
+            Ok(keyring) => Some(TokenCache {
+                keyring,
+                namespace,
+                siblings,
+            }),
             Err(e) => {
                 log::info(&format!("the keyutils token cache is not used: {e}"));
                 None
@@ -47,7 +70,15 @@ impl TokenCache {
     }
 
     fn entry(&self, key: &str) -> String {
-        format!("cache:{}:{key}", self.namespace)
+        entry_name(&self.namespace, key)
+    }
+
+    /// Removes the sibling stores' copies, which may now be older than the
+    /// store of record.
+    fn delete_siblings(&self, key: &str) {
+        for sibling in &self.siblings {
+            let _ = self.keyring.delete(&entry_name(sibling, key));
+        }
     }
 
     /// Returns the cached copy, or `None` on a miss or any error.
@@ -68,8 +99,13 @@ impl TokenCache {
         }
     }
 
-    /// Removes the copy.
+    /// Removes the copy, and the sibling stores' copies.
     pub fn delete(&self, key: &str) {
         let _ = self.keyring.delete(&self.entry(key));
+        self.delete_siblings(key);
     }
+}
+
+fn entry_name(namespace: &str, key: &str) -> String {
+    format!("cache:{namespace}:{key}")
 }
