@@ -235,6 +235,9 @@ fn setup_snippet_works_in_git() {
     assert_eq!(snippet.code, 0, "{}", snippet.stderr);
     assert!(snippet.stdout.contains(&format!("[credential \"{}\"]", emulator.url)), "{}", snippet.stdout);
     assert!(snippet.stdout.contains("[credential \"https://127.0.0.1:9\"]"), "{}", snippet.stdout);
+    let plain = helper.run(&["setup", "git", "--credential-host", "http://git.example.com"]);
+    assert_eq!(plain.code, 2, "plain http off loopback is rejected: {}", plain.stderr);
+    assert!(plain.stdout.is_empty(), "{}", plain.stdout);
 
     let isolated = IsolatedGit::new(&snippet.stdout);
     let input = format!("capability[]=authtype\nprotocol=http\nhost={}\n\n", api_host(&emulator));

@@ -33,7 +33,12 @@ pub(super) fn run(global: &GlobalArgs, args: &SetupArgs) -> Result<u8, Failure> 
     };
     let text = match args.target {
         SetupTarget::Kubectl => kubectl(&invocation),
-        SetupTarget::Git => git(&invocation, &global.api_url, &args.credential_hosts)?,
+        SetupTarget::Git => {
+            // The helper in git mode checks the hosts the same way, so a
+            // snippet that passes here is one it serves.
+            ServedHosts::new(&global.api_url, &args.credential_hosts).map_err(Failure::usage)?;
+            git(&invocation, &global.api_url, &args.credential_hosts)?
+        }
         SetupTarget::Docker => {
             let hosts = ServedHosts::new(&global.api_url, &args.credential_hosts).map_err(Failure::usage)?;
             log::notice(&docker_note(&invocation.binary, global));

@@ -128,7 +128,16 @@ impl ServedHosts {
     pub fn new(api_url: &str, extra: &[String]) -> Result<ServedHosts, String> {
         let mut servers = vec![Target::parse(api_url)?.server];
         for text in extra {
-            let server = Target::parse(text).map_err(|e| format!("invalid `--credential-host`: {e}"))?.server;
+            let target = Target::parse(text).map_err(|e| format!("invalid `--credential-host`: {e}"))?;
+            let server = target.server;
+            // `Target::parse` accepts only http and https.
+            if target.scheme.as_deref() == Some("http") && !is_loopback(&server.host) {
+                return Err(format!(
+                    "invalid `--credential-host` `{}`: plain http is served only for loopback hosts, \
+                     because the token would cross the network unencrypted; use `https://{server}`",
+                    text.trim()
+                ));
+            }
             if !servers.contains(&server) {
                 servers.push(server);
             }
@@ -167,6 +176,19 @@ mod tests {
             host: host.to_string(),
             port,
         }
+    }
+
+    #[test]
+    fn credential_host_schemes() {
+        let api = "https://portal.biganimal.com/api/v3";
+        for accepted in ["git.example.com", "https://git.example.com", "http://127.0.0.1:9000", "http://[::1]/"] {
+            assert!(ServedHosts::new(api, &[accepted.to_string()]).is_ok(), "{accepted}");
+        }
+        let err = ServedHosts::new(api, &["http://git.example.com".to_string()]).err().unwrap();
+        assert!(err.contains("`http://git.example.com`"), "{err}");
+        assert!(err.contains("use `https://git.example.com`"), "{err}");
+        let err = ServedHosts::new(api, &["ssh://git.example.com".to_string()]).err().unwrap();
+        assert!(err.contains("unsupported scheme `ssh`"), "{err}");
     }
 
     #[test]
