@@ -228,6 +228,16 @@ fn logout_ends_both_keychain_copies() {
         assert_eq!(after.code, 3, "{first} then {second}: {}", after.stderr);
         assert!(after.stdout.is_empty(), "{first} then {second}");
     }
+
+    // A logout with the cache turned off still removes the copy that
+    // earlier calls left for callers that have it on.
+    let (_emulator, helper) = logged_in("keychain");
+    assert_eq!(helper.run(&["get", "--login", "never"]).code, 0);
+    let logout = helper.run_with(&["logout"], &[("BIGANIMAL_KEYUTILS_CACHE", "off")]);
+    assert_eq!(logout.code, 0, "{}", logout.stderr);
+    let after = helper.run(&["get", "--login", "never"]);
+    assert_eq!(after.code, 3, "{}", after.stderr);
+    assert!(after.stdout.is_empty());
 }
 
 #[test]

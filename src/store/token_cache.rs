@@ -11,7 +11,8 @@
 //! the store of record first, then here; deletes go to both. A failed
 //! write here removes the copy, so the cache can be missing an entry but
 //! never serves an older token than the store of record after a write.
-//! `BIGANIMAL_KEYUTILS_CACHE=off` turns the cache off.
+//! `BIGANIMAL_KEYUTILS_CACHE=off` turns the cache off: no copy is read or
+//! written, and copies left by earlier calls are removed as above.
 //!
 //! `--store auto` and `--store keychain` keep copies under separate
 //! namespaces, because `auto` may use the file store. Both may use the
@@ -32,6 +33,11 @@ pub struct TokenCache {
     namespace: String,
     /// Namespaces of the other stores that may share the store of record.
     siblings: Vec<String>,
+    /// False with `BIGANIMAL_KEYUTILS_CACHE=off`: no copy is read or
+    /// written, but copies that earlier calls left are still removed
+    /// wherever the store of record changes, so that a later call with
+    /// the cache on never serves a token this call logged out of.
+    enabled: bool,
 }
 
 impl TokenCache {
@@ -41,9 +47,7 @@ impl TokenCache {
     /// variable sets up a separate set of credentials (a container, a test).
     pub fn open(store: &'static str) -> Option<TokenCache> {
         let setting = crate::config::non_empty_env("BIGANIMAL_KEYUTILS_CACHE");
-        if matches!(setting.as_deref(), Some("off" | "0" | "false" | "no")) {
-            return None;
-        }
+        let enabled = !matches!(setting.as_deref(), Some("off" | "0" | "false" | "no"));
         let dir = crate::config::non_empty_env("BIGANIMAL_CREDENTIAL_DIR");
         let namespace_of = |name: &str| match &dir {
             Some(dir) => format!("{name}:{}", super::short_hash(dir)),
@@ -61,6 +65,7 @@ impl TokenCache {
                 keyring,
                 namespace,
                 siblings,
+                enabled,
             }),
             Err(e) => {
                 log::info(&format!("the keyutils token cache is not used: {e}"));
@@ -83,13 +88,16 @@ impl TokenCache {
 
     /// Returns the cached copy, or `None` on a miss or any error.
     pub fn get(&self, key: &str) -> Option<String> {
+        if !self.enabled {
+            return None;
+        }
         self.keyring.get(&self.entry(key)).ok().flatten()
     }
 
     /// Stores a copy that the kernel drops after `lifetime_seconds`.
     pub fn set(&self, key: &str, value: &str, lifetime_seconds: i64) {
         let entry = self.entry(key);
-        if lifetime_seconds <= 0 {
+        if !self.enabled || lifetime_seconds <= 0 {
             self.delete(key);
             return;
         }
