@@ -114,3 +114,27 @@ fn lock_released_when_holder_killed() {
     assert_eq!(next.code, 0, "{}", next.stderr);
     assert!(!next.stderr.contains("waiting for"), "{}", next.stderr);
 }
+
+#[test]
+fn logout_during_keychain_reads() {
+    if !secret_service_available("logout_during_keychain_reads") {
+        return;
+    }
+    let emulator = Emulator::start(&["--auto-approve", "--interval", "0.1", "--portal-token-ttl", "3600"]);
+    let mut helper = Helper::new(&emulator, "keychain");
+    assert_eq!(helper.run(&["get", "--login", "always"]).code, 0);
+    // Every caller reads the Secret Service, so some find an item that the
+    // logout deletes before they read its secret.
+    helper.env.push(("BIGANIMAL_KEYUTILS_CACHE".to_string(), "off".to_string()));
+
+    let mut readers: Vec<_> = (0..24).map(|_| helper.spawn(&["get", "--login", "never"])).collect();
+    let logout = helper.spawn(&["logout"]);
+    readers.extend((0..40).map(|_| helper.spawn(&["get", "--login", "never"])));
+    let logout = Run::from(logout.wait_with_output().expect("logout exits"));
+    assert_eq!(logout.code, 0, "{}", logout.stderr);
+    for reader in readers {
+        let run = Run::from(reader.wait_with_output().expect("the helper exits"));
+        assert!(run.code == 0 || run.code == 3, "served or logged out, never an error: {}", run.stderr);
+        assert!(!run.stderr.contains("D-Bus call failed"), "{}", run.stderr);
+    }
+}

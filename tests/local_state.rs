@@ -157,7 +157,7 @@ fn keychain_sessions_open_one_at_a_time() {
     helper.env.push(("BIGANIMAL_KEYUTILS_CACHE".to_string(), "off".to_string()));
 
     // This test process acts as another helper process, which holds the
-    // connection lock while it opens its Secret Service session.
+    // connection lock while it uses the Secret Service.
     let path = helper.dir.path().join("locks").join("secret-service-connect.lock");
     let holder = std::fs::OpenOptions::new()
         .create(true)

@@ -13,24 +13,24 @@
 //! the rest of a cached lookup. `BIGANIMAL_SECRET_SERVICE_DH=1` turns the
 //! encryption on.
 //!
-//! Processes of this helper open their Secret Service sessions one at a
-//! time, under a lock file in the lock directory. gnome-keyring-daemon
-//! registers each new client in an idle callback of its main loop. Public
-//! reports against versions up to 50 show it aborting when it handles a
-//! client's call without that registration, and 42.1 died here when 64
-//! processes connected at once. That burst is common: after a refresh,
-//! every process that waited for it reads the store. The lock is held only
-//! until the session is open, a millisecond or two.
+//! Processes of this helper use the Secret Service one at a time: each
+//! store call opens a session of its own under a lock file in the lock
+//! directory, and closes it before the lock is released.
+//! gnome-keyring-daemon registers each new client in an idle callback of
+//! its main loop. Public reports against versions up to 50 show it aborting
+//! when it handles a client's call without that registration, and 42.1
+//! aborted here in 1 of about 12 runs of 64 processes reading the keychain
+//! while one deleted from it. With the lock, 70 such runs passed. A call
+//! holds the lock for a few milliseconds.
 
-use super::{with_timeout, with_timeout_since, SecretStore, StoreError};
+use super::{with_timeout_since, SecretStore, StoreError};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The `service` attribute of every item.
 pub const SERVICE: &str = "biganimal-credential";
 const NAME: &str = "Secret Service";
-/// The name (without `.lock`) of the lock file that serialises session opening.
+/// The name (without `.lock`) of the lock file that serialises Secret Service use.
 pub const CONNECT_LOCK: &str = "secret-service-connect";
 
 #[cfg(target_os = "linux")]
@@ -38,8 +38,11 @@ use dbus_secret_service::{EncryptionType, Error as ServiceError, SecretService};
 
 /// A [`SecretStore`] in the OS keychain.
 pub struct KeychainStore {
+    /// Whether to encrypt the transport (`BIGANIMAL_SECRET_SERVICE_DH`).
     #[cfg(target_os = "linux")]
-    service: Arc<Mutex<SecretService>>,
+    dh: bool,
+    #[cfg(target_os = "linux")]
+    lock_dir: std::path::PathBuf,
     timeout: Duration,
 }
 
@@ -54,8 +57,9 @@ fn unavailable(detail: String) -> StoreError {
 
 #[cfg(target_os = "linux")]
 impl KeychainStore {
-    /// Connects to the Secret Service within `timeout`, holding the
-    /// connection lock in `lock_dir` until the session is open.
+    /// Checks within `timeout` that a Secret Service responds, and returns
+    /// the store. Each later call opens its own session under the lock
+    /// file in `lock_dir`.
     ///
     /// Fails with [`StoreError::unavailable`] set when this machine has no
     /// keychain to talk to (no D-Bus session, or no Secret Service on it).
@@ -65,36 +69,39 @@ impl KeychainStore {
         if crate::config::non_empty_env("DBUS_SESSION_BUS_ADDRESS").is_none() {
             return Err(unavailable("no D-Bus session (`DBUS_SESSION_BUS_ADDRESS` is not set)".to_string()));
         }
-        let encryption = match crate::config::non_empty_env("BIGANIMAL_SECRET_SERVICE_DH").as_deref() {
-            Some("1" | "on" | "true" | "yes") => EncryptionType::Dh,
-            _ => EncryptionType::Plain,
+        let dh = matches!(
+            crate::config::non_empty_env("BIGANIMAL_SECRET_SERVICE_DH").as_deref(),
+            Some("1" | "on" | "true" | "yes")
+        );
+        let store = KeychainStore {
+            dh,
+            lock_dir: lock_dir.to_path_buf(),
+            timeout,
         };
-        let started = std::time::Instant::now();
-        let gate = connect_lock(lock_dir, timeout)?;
-        let service = with_timeout_since(NAME, "connect to", timeout, started, move || {
-            SecretService::connect(encryption)
-                .map(|service| Arc::new(Mutex::new(service)))
-                .map_err(|e| {
-                    if stopped_answering(&e) {
-                        map_error("connect to", e)
-                    } else {
-                        unavailable(format!("no Secret Service answered on the D-Bus session: {e}"))
-                    }
-                })
-        })?;
-        drop(gate);
-        Ok(KeychainStore { service, timeout })
+        store.run("connect to", |_| Ok(()))?;
+        Ok(store)
     }
 
-    /// Runs `call` on a helper thread with the connection, within the timeout.
+    /// Runs `call` in a session of its own on a helper thread, within the
+    /// timeout, holding the connection lock from before the session opens
+    /// until it is closed.
     fn run<T: Send + 'static>(
         &self,
         action: &'static str,
         call: impl FnOnce(&SecretService) -> Result<T, ServiceError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let service = self.service.clone();
-        with_timeout(NAME, action, self.timeout, move || {
-            let service = service.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let started = std::time::Instant::now();
+        let gate = connect_lock(&self.lock_dir, self.timeout)?;
+        let encryption = if self.dh { EncryptionType::Dh } else { EncryptionType::Plain };
+        with_timeout_since(NAME, action, self.timeout, started, move || {
+            let _gate = gate;
+            let service = SecretService::connect(encryption).map_err(|e| {
+                if stopped_answering(&e) {
+                    map_error("connect to", e)
+                } else {
+                    unavailable(format!("no Secret Service answered on the D-Bus session: {e}"))
+                }
+            })?;
             call(&service).map_err(|e| map_error(action, e))
         })
     }
@@ -106,7 +113,7 @@ impl KeychainStore {
 #[cfg(target_os = "linux")]
 fn connect_lock(lock_dir: &Path, timeout: Duration) -> Result<Option<crate::store::lock::LockGuard>, StoreError> {
     use crate::store::lock::{self, LockError};
-    match lock::acquire_quietly(lock_dir, CONNECT_LOCK, "opening a Secret Service session", timeout) {
+    match lock::acquire_quietly(lock_dir, CONNECT_LOCK, "using the Secret Service", timeout) {
         Ok(guard) => Ok(Some(guard)),
         Err(LockError::TimedOut { path, holder, waited }) => Err(StoreError {
             store: NAME,
@@ -120,7 +127,7 @@ fn connect_lock(lock_dir: &Path, timeout: Duration) -> Result<Option<crate::stor
             unavailable: false,
         }),
         Err(e @ LockError::Io { .. }) => {
-            crate::log::info(&format!("opening the Secret Service session without the connection lock: {e}"));
+            crate::log::info(&format!("using the Secret Service without the connection lock: {e}"));
             Ok(None)
         }
     }
@@ -163,7 +170,10 @@ impl SecretStore for KeychainStore {
             let items = find(service, &key)?;
             match items.as_slice() {
                 [] => Ok(None),
-                [item] => item.get_secret().map(Some),
+                [item] => match item.get_secret() {
+                    Err(e) if vanished(&e) => Ok(None),
+                    read => read.map(Some),
+                },
                 _ => {
                     // Two processes raced to create the item; drop them all and
                     // let the next write create one.
@@ -207,7 +217,10 @@ impl SecretStore for KeychainStore {
         let key = key.to_string();
         self.run("delete an entry in", move |service| {
             for item in find(service, &key)? {
-                item.delete()?;
+                match item.delete() {
+                    Err(e) if vanished(&e) => {}
+                    deleted => deleted?,
+                }
             }
             Ok(())
         })
@@ -227,6 +240,24 @@ impl SecretStore for KeychainStore {
     }
     fn delete(&self, _key: &str) -> Result<(), StoreError> {
         Err(unavailable("this build supports the keychain only on Linux".to_string()))
+    }
+}
+
+/// Returns whether the item was deleted by another process between the
+/// search that found it and this call, which makes it absent, not broken.
+#[cfg(target_os = "linux")]
+fn vanished(error: &ServiceError) -> bool {
+    match error {
+        ServiceError::Dbus(e) => matches!(
+            e.name(),
+            Some(
+                "org.freedesktop.DBus.Error.UnknownObject"
+                    | "org.freedesktop.DBus.Error.UnknownInterface"
+                    | "org.freedesktop.DBus.Error.UnknownMethod"
+                    | "org.freedesktop.Secret.Error.NoSuchObject"
+            )
+        ),
+        _ => false,
     }
 }
 
