@@ -55,6 +55,18 @@ fn pending_polls_until_approved() {
 }
 
 #[test]
+fn rate_limited_poll_keeps_polling() {
+    let emulator = Emulator::start(&["--auto-approve", "--interval", "0.1"]);
+    let helper = Helper::new(&emulator, "file");
+    // Auth0's rate limit: 429 with `too_many_requests` and `Retry-After: 1`.
+    emulator.fault("/oauth/token", "rate_limit", 1);
+    let run = helper.run(&["get", "--login", "always", "-v"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("polling again in"), "{}", run.stderr);
+    assert!(emulator.stat("token_device") >= 2, "a poll followed the rate limit");
+}
+
+#[test]
 fn denial_ends_with_exit_four() {
     let emulator = Emulator::start(&["--interval", "0.1"]);
     let helper = Helper::new(&emulator, "file");

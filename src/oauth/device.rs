@@ -7,8 +7,8 @@
 //! | `slow_down`                              | add 5 s to `interval` for good, poll again |
 //! | `expired_token`                          | stop: the code expired                   |
 //! | `access_denied`                          | stop: the person declined                |
+//! | no answer, 5xx, 429, `too_many_requests` or `temporarily_unavailable` | double `interval` (max 60 s, or as long as `Retry-After` asks), poll again |
 //! | any other OAuth error                    | stop with that error                     |
-//! | no answer, 5xx, or 429 without `slow_down` | double `interval` (max 60 s), poll again |
 //!
 //! The wait is counted from the previous response, and polling stops at the
 //! code's `expires_in` deadline whatever the server says. The decision is
@@ -99,24 +99,30 @@ pub fn poll_for_tokens(
             }
             Some("expired_token") => return Err(DeviceLoginError::Expired),
             Some("access_denied") => return Err(DeviceLoginError::Denied),
-            Some(_) => return Err(DeviceLoginError::Failed(error)),
-            None if is_transient(&error) => {
+            Some(_) if !is_transient(&error) => return Err(DeviceLoginError::Failed(error)),
+            _ if is_transient(&error) => {
                 let requested = error.retry_after().unwrap_or(0) as f64;
                 interval = (interval * 2.0).min(MAX_BACKOFF_INTERVAL).max(interval).max(requested);
                 log::info(&format!(
                     "device login: {error}; polling again in {interval:.1} s"
                 ));
             }
-            None => return Err(DeviceLoginError::Failed(error)),
+            _ => return Err(DeviceLoginError::Failed(error)),
         }
     }
 }
 
-/// Tells whether a failure without an OAuth error code is worth another poll.
+/// Tells whether a failure other than `authorization_pending` and
+/// `slow_down` is worth another poll: no answer, a rate limit (Auth0 sends
+/// 429 with `too_many_requests`), a server error, or the OAuth code
+/// `temporarily_unavailable`.
 fn is_transient(error: &Error) -> bool {
     match error {
         Error::Transport { .. } => true,
         Error::Status { status, .. } => *status == 429 || *status >= 500,
+        Error::OAuth { code, status, .. } => {
+            *status == 429 || *status >= 500 || matches!(code.as_str(), "too_many_requests" | "temporarily_unavailable")
+        }
         _ => false,
     }
 }
@@ -288,5 +294,21 @@ mod tests {
         assert!(run(&issuer, &clock, &authorization(2.0, 900)).is_ok());
         let secs: Vec<f64> = clock.sleeps.borrow().iter().map(Duration::as_secs_f64).collect();
         assert_eq!(secs, vec![2.0, 4.0]);
+    }
+
+    #[test]
+    fn rate_limit_backs_off_and_continues() {
+        let limited = Err(Error::OAuth {
+            operation: "device login",
+            code: "too_many_requests".to_string(),
+            description: None,
+            status: 429,
+            retry_after: Some(7),
+        });
+        let issuer = ScriptedIssuer::new(vec![limited, oauth("authorization_pending"), tokens()]);
+        let clock = FakeClock::new();
+        assert!(run(&issuer, &clock, &authorization(2.0, 900)).is_ok());
+        let secs: Vec<f64> = clock.sleeps.borrow().iter().map(Duration::as_secs_f64).collect();
+        assert_eq!(secs, vec![2.0, 7.0, 7.0], "waits as long as Retry-After asks, then keeps that interval");
     }
 }
