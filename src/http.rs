@@ -102,8 +102,9 @@ impl Http {
         }
     }
 
-    /// Returns the agent for `url`, building it on first use.
-    fn agent(&self, url: &str) -> Result<ureq::Agent, TransportError> {
+    /// Returns the agent for `url`, building it on first use, and the words
+    /// that name the proxy it goes through, for error messages.
+    fn agent(&self, url: &str) -> Result<(ureq::Agent, Option<String>), TransportError> {
         let failure = |detail: String| TransportError {
             url: url.to_string(),
             detail,
@@ -120,13 +121,25 @@ impl Http {
             proxy_url: setting.as_ref().map(|s| s.url.clone()),
             tls: target.scheme == "https" || proxy.as_ref().is_some_and(|p| p.protocol() == ureq::ProxyProtocol::Https),
         };
+        let via = match (&setting, &proxy) {
+            (Some(setting), Some(proxy)) => Some(format!(
+                "through the proxy `{}:{}` from `{}`",
+                proxy.host(),
+                proxy.port(),
+                setting.variable
+            )),
+            _ => None,
+        };
         if let Some((_, agent)) = self.agents.borrow().iter().find(|(r, _)| *r == route) {
-            return Ok(agent.clone());
+            return Ok((agent.clone(), via));
         }
 
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT.min(self.timeout)))
+            // Shorter than the whole request, so a hang before anything was
+            // sent ends as a connect timeout, which tells that the request
+            // never left this machine.
+            .timeout_connect(Some(CONNECT_TIMEOUT.min(self.timeout.mul_f64(0.75))))
             .timeout_global(Some(self.timeout))
             .max_redirects(0)
             .user_agent(concat!("biganimal-credential/", env!("CARGO_PKG_VERSION")))
@@ -135,47 +148,53 @@ impl Http {
             let tls = self.tls.get_or_init(|| trust::tls_config(self.ca_file.as_deref()));
             config = config.tls_config(tls.clone().map_err(failure)?);
         }
-        if let (Some(setting), Some(proxy)) = (&setting, &proxy) {
-            log::info(&format!(
-                "connecting to `{}` through the proxy `{}:{}` from `{}`",
-                target.host,
-                proxy.host(),
-                proxy.port(),
-                setting.variable
-            ));
+        if let Some(via) = &via {
+            log::info(&format!("connecting to `{}` {via}", target.host));
         }
         let agent: ureq::Agent = config.build().into();
         self.agents.borrow_mut().push((route, agent.clone()));
-        Ok(agent)
+        Ok((agent, via))
     }
 
     /// Sends a GET with optional extra headers.
     pub fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Reply, TransportError> {
-        let mut request = self.agent(url)?.get(url).header("Accept", "application/json");
+        let (agent, via) = self.agent(url)?;
+        let mut request = agent.get(url).header("Accept", "application/json");
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        read_reply(url, request.call())
+        read_reply(url, via.as_deref(), request.call())
     }
 
     /// Sends a form-encoded POST.
     pub fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<Reply, TransportError> {
-        let request = self.agent(url)?.post(url).header("Accept", "application/json");
-        read_reply(url, request.send_form(form.iter().copied()))
+        let (agent, via) = self.agent(url)?;
+        let request = agent.post(url).header("Accept", "application/json");
+        read_reply(url, via.as_deref(), request.send_form(form.iter().copied()))
     }
 
     /// Sends a JSON POST.
     pub fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<Reply, TransportError> {
-        let request = self.agent(url)?.post(url).header("Accept", "application/json");
-        read_reply(url, request.send_json(body))
+        let (agent, via) = self.agent(url)?;
+        let request = agent.post(url).header("Accept", "application/json");
+        read_reply(url, via.as_deref(), request.send_json(body))
     }
 }
 
+/// Reads a response; a failure names the proxy (`via`) the request went
+/// through, since a proxy fault otherwise looks like the server's.
 fn read_reply(
     url: &str,
+    via: Option<&str>,
     result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<Reply, TransportError> {
-    let mut response = result.map_err(|e| transport_error(url, e))?;
+    let mut response = result.map_err(|e| {
+        let mut error = transport_error(url, e);
+        if let Some(via) = via {
+            error.detail = format!("{} ({via})", error.detail);
+        }
+        error
+    })?;
     let header = |name: &str| {
         response
             .headers()
@@ -207,6 +226,7 @@ fn read_reply(
 /// never its value, which may carry a password.
 fn parse_proxy(setting: &proxy::ProxySetting) -> Result<ureq::Proxy, String> {
     let invalid = |why: &str| format!("invalid proxy URL in `{}`: {why}", setting.variable);
+    check_proxy_authority(&setting.url).map_err(|why| invalid(&why))?;
     let proxy = ureq::Proxy::new(&setting.url).map_err(|_| invalid("expected `http://HOST:PORT`"))?;
     match proxy.protocol() {
         ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https => Ok(proxy),
@@ -214,8 +234,42 @@ fn parse_proxy(setting: &proxy::ProxySetting) -> Result<ureq::Proxy, String> {
     }
 }
 
+/// Checks the host, port and user information of a proxy URL, which
+/// ureq's parser accepts too readily (an out-of-range port becomes 80).
+/// The message never contains the URL, which may carry a password.
+fn check_proxy_authority(url: &str) -> Result<(), String> {
+    let rest = url.trim().split_once("://").map_or(url.trim(), |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (userinfo, server) = match authority.rsplit_once('@') {
+        Some((userinfo, server)) => (Some(userinfo), server),
+        None => (None, authority),
+    };
+    if let Some(userinfo) = userinfo {
+        let bytes = userinfo.as_bytes();
+        for (index, byte) in bytes.iter().enumerate() {
+            let escaped = bytes.get(index + 1..index + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit));
+            if *byte == b'%' && !escaped {
+                return Err("the user name or password has a `%` that is not followed by two hex digits; \
+                            write a literal `%` as `%25`"
+                    .to_string());
+            }
+        }
+    }
+    let server = crate::protocol::server::ServerName::parse(server)
+        .map_err(|_| "expected `http://HOST:PORT` with a host and a port from 1 to 65535".to_string())?;
+    if server.port == Some(0) {
+        return Err("expected `http://HOST:PORT` with a host and a port from 1 to 65535".to_string());
+    }
+    Ok(())
+}
+
 fn transport_error(url: &str, error: ureq::Error) -> TransportError {
     let (detail, not_sent, permanent) = match &error {
+        // Before the connection (through any proxy, and TLS) is set up,
+        // nothing of the request has left this machine.
+        ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => {
+            (format!("timed out ({error})"), true, false)
+        }
         ureq::Error::Timeout(_) => (format!("timed out ({error})"), false, false),
         ureq::Error::HostNotFound => ("the host name did not resolve".to_string(), true, false),
         ureq::Error::ConnectionFailed => ("could not connect".to_string(), true, false),
@@ -238,7 +292,14 @@ fn transport_error(url: &str, error: ureq::Error) -> TransportError {
                 true,
             )
         }
-        ureq::Error::ConnectProxyFailed(why) => (format!("the proxy refused the connection: {why}"), true, false),
+        ureq::Error::ConnectProxyFailed(why) => (
+            format!(
+                "the proxy refused to open a tunnel ({why}); check the proxy URL, and for HTTP 407 \
+                 put the proxy's user name and password in it as `http://USER:PASSWORD@HOST:PORT`"
+            ),
+            true,
+            true,
+        ),
         _ => (error.to_string(), false, false),
     };
     TransportError {

@@ -120,8 +120,13 @@ struct Proxy {
 
 impl Proxy {
     fn start() -> Proxy {
+        Proxy::start_with(&[])
+    }
+
+    fn start_with(args: &[&str]) -> Proxy {
         let mut child = Command::new("python3")
             .arg(root().join("tests/support/connect_proxy.py"))
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -242,4 +247,62 @@ fn invalid_proxy_is_reported_without_its_value() {
     assert!(run.stderr.contains("invalid proxy URL in `HTTPS_PROXY`"), "{}", run.stderr);
     assert!(run.stderr.contains("SOCKS"), "{}", run.stderr);
     assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
+
+    // Values that ureq's parser would accept and then use wrongly.
+    for (value, why) in [
+        ("http://127.0.0.1:99999", "a port from 1 to 65535"),
+        ("http://127.0.0.1:+8080", "a port from 1 to 65535"),
+        ("http://user:s3cret@:1", "with a host"),
+        ("http://user:s3%zzcret@127.0.0.1:1", "`%25`"),
+    ] {
+        let run = login_with(&emulator, &ca, &[("HTTPS_PROXY", value)]);
+        assert_eq!(run.code, 1, "{value}: {}", run.stderr);
+        assert!(run.stderr.contains("invalid proxy URL in `HTTPS_PROXY`"), "{value}: {}", run.stderr);
+        assert!(run.stderr.contains(why), "{value}: {}", run.stderr);
+        assert!(!run.stderr.contains("s3"), "{value}: {}", run.stderr);
+        assert!(!run.stderr.contains("retrying"), "{value}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn proxy_refusal_names_proxy_once() {
+    let ca = TestCa::new("refusing-proxy");
+    let emulator = tls_emulator(&ca);
+    let proxy = Proxy::start_with(&["--require-auth"]);
+
+    let run = login_with(&emulator, &ca, &[("HTTPS_PROXY", &proxy.url)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert!(run.stderr.contains("407"), "{}", run.stderr);
+    assert!(run.stderr.contains("from `HTTPS_PROXY`"), "the message names the variable: {}", run.stderr);
+    assert!(run.stderr.contains("USER:PASSWORD@"), "the message names the fix: {}", run.stderr);
+    assert_eq!(proxy.stats()["rejected"], 1, "a refused tunnel is not retried");
+}
+
+#[test]
+fn silent_proxy_keeps_refresh_token() {
+    let ca = TestCa::new("silent-proxy");
+    let emulator = tls_emulator(&ca);
+    let helper = Helper::new(&emulator, "file");
+    let ca_file = ca_path(&ca);
+    let token = helper.run(&["get", "--login", "always", "--ca-file", &ca_file]).exec_token();
+    emulator.reset_stats();
+
+    // A proxy that accepts connections and never answers the CONNECT.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", silent.local_addr().unwrap());
+    let renewal = helper.run_with(
+        &["get", "--min-ttl", "48h", "--http-timeout", "2s", "--ca-file", &ca_file],
+        &[("HTTPS_PROXY", proxy_url.as_str())],
+    );
+    assert_eq!(renewal.exec_token(), token, "the still-valid token is served: {}", renewal.stderr);
+    assert!(renewal.stderr.contains("timed out"), "{}", renewal.stderr);
+    assert!(!renewal.stderr.contains("may have reached"), "the refresh never left: {}", renewal.stderr);
+    assert_eq!(emulator.stat("token_refresh"), 0);
+
+    // Without the proxy, the same refresh token still works: no login needed.
+    let direct = helper.run(&["get", "--min-ttl", "48h", "--login", "never", "--ca-file", &ca_file]);
+    assert_eq!(direct.code, 0, "{}", direct.stderr);
+    assert_eq!(emulator.stat("token_refresh"), 1);
+    drop(silent);
 }

@@ -107,6 +107,8 @@ fn split_port(authority: &str) -> Result<(&str, Option<u16>), &'static str> {
     };
     match port {
         None => Ok((host, None)),
+        // `u16::from_str` would also take a leading `+`, which no URL has.
+        Some(port) if !port.bytes().all(|b| b.is_ascii_digit()) => Err("the port is not a number from 0 to 65535"),
         Some(port) => port.parse().map(|p| (host, Some(p))).map_err(|_| "the port is not a number from 0 to 65535"),
     }
 }

@@ -11,7 +11,11 @@ anywhere else. ``GET /_stats`` (origin form, sent to the proxy itself) returns::
 where ``proxy_authorization`` lists the ``Proxy-Authorization`` header of each
 CONNECT (empty string when absent). Any other request gets 405.
 
-Usage: connect_proxy.py [--port N]
+With ``--require-auth``, a CONNECT without any ``Proxy-Authorization``
+header gets 407, as from a proxy that needs credentials; it is counted
+in ``rejected``.
+
+Usage: connect_proxy.py [--port N] [--require-auth]
 
 Prints ``http://127.0.0.1:PORT`` as its first stdout line, then serves until
 SIGTERM or SIGINT. Uses only the standard library.
@@ -40,15 +44,21 @@ class Stats:
         self.lock = threading.Lock()
         self.targets: list[str] = []
         self.authorizations: list[str] = []
+        self.rejected = 0
 
     def record(self, target: str, authorization: str) -> None:
         with self.lock:
             self.targets.append(target)
             self.authorizations.append(authorization)
 
+    def reject(self) -> None:
+        with self.lock:
+            self.rejected += 1
+
     def as_json(self) -> bytes:
         with self.lock:
             return json.dumps({
+                "rejected": self.rejected,
                 "connect": len(self.targets),
                 "targets": list(self.targets),
                 "proxy_authorization": list(self.authorizations),
@@ -85,13 +95,23 @@ class ProxyHandler(socketserver.BaseRequestHandler):
         return data.split(b"\r\n\r\n", 1)[0]
 
     def reply(self, status: int, body: bytes, content_type: str) -> None:
-        reason = {200: "OK", 403: "Forbidden", 405: "Method Not Allowed", 502: "Bad Gateway"}[status]
+        reason = {
+            200: "OK",
+            403: "Forbidden",
+            405: "Method Not Allowed",
+            407: "Proxy Authentication Required",
+            502: "Bad Gateway",
+        }[status]
         self.request.sendall(
             f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
         )
 
     def tunnel(self, target: str, authorization: str) -> None:
+        if self.server.require_auth and not authorization:
+            self.server.stats.reject()
+            self.reply(407, b"proxy credentials required\n", "text/plain")
+            return
         host, _, port = target.rpartition(":")
         if host not in LOOPBACK_HOSTS or not port.isdigit():
             self.reply(403, b"only loopback targets\n", "text/plain")
@@ -123,16 +143,19 @@ class ProxyServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, require_auth: bool) -> None:
         super().__init__(("127.0.0.1", port), ProxyHandler)
         self.stats = Stats()
+        self.require_auth = require_auth
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="HTTP CONNECT proxy on 127.0.0.1 that counts tunnels")
     parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one")
+    parser.add_argument("--require-auth", action="store_true",
+                        help="answer 407 to a CONNECT without a Proxy-Authorization header")
     arguments = parser.parse_args()
-    server = ProxyServer(arguments.port)
+    server = ProxyServer(arguments.port, arguments.require_auth)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
