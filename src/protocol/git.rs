@@ -61,10 +61,12 @@ impl Request {
         }
     }
 
-    /// Applies `url=` as git does: it replaces `protocol` and `host` with
-    /// the URL's parts, and later `protocol=` or `host=` lines override
-    /// them again. A URL without a scheme or host leaves neither set.
+    /// Applies `url=` as git does: it clears every attribute read before it
+    /// (capabilities included) and sets `protocol` and `host` from the URL.
+    /// Later lines override them again. A URL without a scheme or host
+    /// leaves neither set.
     fn set_url(&mut self, value: &str) {
+        *self = Request::default();
         let target = Target::parse(value).ok();
         self.protocol = target.as_ref().and_then(|t| t.scheme.clone());
         self.host = target.filter(|t| t.scheme.is_some()).map(|t| t.server.to_string());
@@ -269,6 +271,9 @@ mod tests {
 
         let request = parse_text(b"protocol=https\nhost=b.example\nurl=a.example\n").unwrap();
         assert!(request.target().is_none(), "a URL without a scheme clears both parts");
+
+        let request = parse_text(b"capability[]=authtype\nurl=https://a.example/\n").unwrap();
+        assert!(!request.has_capability("authtype"), "url= clears capabilities, as in git");
     }
 
     #[test]
