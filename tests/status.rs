@@ -48,7 +48,9 @@ fn status_json_without_login_exits_three() {
     assert_eq!(report["token"]["state"], "none");
     assert_eq!(report["refresh_token"]["present"], false);
     assert_eq!(report["usable"], false);
-    assert!(run.stderr.contains("run `biganimal-credential login --profile ci`"), "{}", run.stderr);
+    // The hint repeats every setting that differs from its default, as `get` does.
+    let hint = format!("run `biganimal-credential login --profile ci --api-url {} --store file`", helper.api);
+    assert!(run.stderr.contains(&hint), "{}", run.stderr);
 }
 
 #[test]

@@ -102,7 +102,7 @@ pub(super) fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<(), Failure>
         human_report(&report, refresh.as_ref(), &key, now)
     };
     output::write_stdout(&text).map_err(|e| Failure::general(format!("could not write to stdout: {e}")))?;
-    exit_decision(&report, key, &settings.profile)
+    exit_decision(&report, key, &settings.profile, &global.login_command())
 }
 
 /// Loads the token and refresh records, when a discovery is cached.
@@ -202,7 +202,7 @@ fn human_report(report: &Report, refresh: Option<&RefreshRecord>, key: &KeyStatu
 
 /// Returns `Ok` when the profile can serve a credential, else exit code 3
 /// with the fix: a new access key, or a login.
-fn exit_decision(report: &Report, key: KeyStatus, profile: &str) -> Result<(), Failure> {
+fn exit_decision(report: &Report, key: KeyStatus, profile: &str, login_command: &str) -> Result<(), Failure> {
     if let (Some(false), Some(message)) = (key.usable, key.problem) {
         return Err(Failure { code: 3, message });
     }
@@ -211,9 +211,6 @@ fn exit_decision(report: &Report, key: KeyStatus, profile: &str) -> Result<(), F
     }
     Err(Failure {
         code: 3,
-        message: format!(
-            "login required: profile `{profile}` has no usable login; run `biganimal-credential login{}`",
-            crate::access_key::profile_option(profile)
-        ),
+        message: format!("login required: profile `{profile}` has no usable login; run `{login_command}`"),
     })
 }
