@@ -234,7 +234,7 @@ pub enum StoreKind {
 pub enum LoginMode {
     /// Only when stderr is a terminal.
     Auto,
-    /// Never; exit with code 3.
+    /// Never; fail at once with a hint to run `login`.
     Never,
     /// Whenever needed.
     Always,
