@@ -294,6 +294,7 @@ fn unwritable_lock_dir_is_clear_error() {
     let run = helper.run(&["get", "--login", "never", "--min-ttl", "48h"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("could not lock"), "{}", run.stderr);
+    assert!(run.stderr.contains("is not a directory"), "the message says what is wrong: {}", run.stderr);
 }
 
 #[test]

@@ -155,7 +155,13 @@ fn owned_by_current_user(_metadata: &fs::Metadata) -> bool {
 /// Fails when `dir` is a symbolic link or belongs to another user, so that
 /// credentials are never written where someone else controls the path.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    fs::create_dir_all(dir)?;
+    if let Err(e) = fs::create_dir_all(dir) {
+        // `create_dir_all` reports a file in the way as "File exists".
+        if e.kind() == std::io::ErrorKind::AlreadyExists || fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir()) {
+            return Err(std::io::Error::other("it exists and is not a directory; remove or rename it"));
+        }
+        return Err(e);
+    }
     let metadata = fs::symlink_metadata(dir)?;
     if !metadata.file_type().is_dir() {
         return Err(std::io::Error::other("it is not a directory (a symbolic link is not accepted)"));
