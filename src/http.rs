@@ -282,15 +282,21 @@ fn transport_error(url: &str, error: ureq::Error) -> TransportError {
             ("connection refused".to_string(), true, false)
         }
         _ if certificate_error(&error).is_some() => {
-            let why = certificate_error(&error).map(describe_certificate_error).unwrap_or_default();
-            (
-                format!(
-                    "the server's TLS certificate was rejected ({why}); if a private CA or a \
-                     TLS-inspecting proxy signs it, add that CA with `--ca-file` or `SSL_CERT_FILE`"
-                ),
-                true,
-                true,
-            )
+            let rejected = certificate_error(&error);
+            let why = rejected.map(describe_certificate_error).unwrap_or_default();
+            let fix = match rejected {
+                Some(rustls::CertificateError::NotValidForName | rustls::CertificateError::NotValidForNameContext { .. }) => {
+                    "check that the URL names the server as its certificate does"
+                }
+                Some(
+                    rustls::CertificateError::Expired
+                    | rustls::CertificateError::ExpiredContext { .. }
+                    | rustls::CertificateError::NotValidYet
+                    | rustls::CertificateError::NotValidYetContext { .. },
+                ) => "check this machine's clock, or ask the server's operator to renew the certificate",
+                _ => "if a private CA or a TLS-inspecting proxy signs it, add that CA with `--ca-file` or `SSL_CERT_FILE`",
+            };
+            (format!("the server's TLS certificate was rejected ({why}); {fix}"), true, true)
         }
         ureq::Error::ConnectProxyFailed(why) => (
             format!(

@@ -149,8 +149,12 @@ impl fmt::Display for SessionError {
             SessionError::Lock(e) => write!(f, "{e}"),
             SessionError::Config(e) => f.write_str(e),
             // A reply that is not a discovery document usually means a wrong
-            // API URL; a connection, TLS or proxy failure has its own cause.
+            // API URL; a connection, TLS or proxy failure, a rate limit or a
+            // server error has its own cause.
             SessionError::Discovery(e @ crate::oauth::Error::Transport { .. }) => write!(f, "{e}"),
+            SessionError::Discovery(e @ crate::oauth::Error::Status { status, .. }) if *status == 429 || *status >= 500 => {
+                write!(f, "{e}; the API is failing or rate limiting, so try again later")
+            }
             SessionError::Discovery(e) => write!(
                 f,
                 "{e}; check that the API URL (`--api-url` or `BA_API_URI`) is the BigAnimal API base, \

@@ -176,4 +176,13 @@ fn discovery_faults() {
     let helper = Helper::new(&emulator, "file");
     emulator.fault(PROVIDER, "server_error", 2);
     assert_eq!(helper.run(&["get", "--login", "always"]).code, 0, "the third attempt succeeds");
+
+    // A failing API is not blamed on the API URL.
+    let emulator = Emulator::start(&["--auto-approve", "--interval", "0.1"]);
+    let helper = Helper::new(&emulator, "file");
+    emulator.fault(PROVIDER, "server_error", 3);
+    let run = helper.run(&["get", "--login", "always"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("try again later"), "{}", run.stderr);
+    assert!(!run.stderr.contains("is the BigAnimal API base"), "{}", run.stderr);
 }
