@@ -27,8 +27,20 @@ pub fn info(message: &str) {
     }
 }
 
-/// Writes a line to stderr whatever the verbosity.
+/// Writes a line to stderr whatever the verbosity, once per process: a
+/// store read twice in one call (before and after the lock) reports the
+/// same problem only once.
 pub fn notice(message: &str) {
+    static SHOWN: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(message, &mut hasher);
+    let fingerprint = std::hash::Hasher::finish(&hasher);
+    let mut shown = SHOWN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if shown.contains(&fingerprint) {
+        return;
+    }
+    shown.push(fingerprint);
+    drop(shown);
     write_line(message);
 }
 

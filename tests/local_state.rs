@@ -53,6 +53,7 @@ fn corrupt_token_entry_is_refreshed() {
     let run = helper.run(&["get", "--login", "never"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("ignoring the stored token"), "{}", run.stderr);
+    assert_eq!(run.stderr.matches("ignoring the stored token").count(), 1, "reported once: {}", run.stderr);
     assert_eq!(emulator.stat("token_refresh"), 1);
 }
 
@@ -91,6 +92,9 @@ fn garbage_file_in_store_is_ignored() {
     let run = helper.run(&["get", "--login", "never"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("not a valid store entry"), "{}", run.stderr);
+    for line in run.stderr.lines().filter(|line| !line.is_empty()) {
+        assert_eq!(run.stderr.matches(line).count(), 1, "each line once: {}", run.stderr);
+    }
 }
 
 #[test]
@@ -119,6 +123,7 @@ fn corrupt_keychain_entry_is_refreshed() {
     let run = helper.run(&["get", "--login", "never"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("ignoring the stored token"), "{}", run.stderr);
+    assert_eq!(run.stderr.matches("ignoring the stored token").count(), 1, "reported once: {}", run.stderr);
     assert_eq!(emulator.stat("token_refresh"), 1);
 }
 
