@@ -181,7 +181,7 @@ impl LoginPrompt for StderrPrompt {
 
 /// Returns the terminal's columns and rows from stderr, when it is one.
 #[cfg(unix)]
-fn terminal_size() -> Option<(usize, usize)> {
+pub(crate) fn terminal_size() -> Option<(usize, usize)> {
     // SAFETY: TIOCGWINSZ fills a `winsize` that lives on this stack frame.
     let mut size: libc::winsize = unsafe { std::mem::zeroed() };
     let result = unsafe { libc::ioctl(2, libc::TIOCGWINSZ, &mut size) };
@@ -189,7 +189,7 @@ fn terminal_size() -> Option<(usize, usize)> {
 }
 
 #[cfg(not(unix))]
-fn terminal_size() -> Option<(usize, usize)> {
+pub(crate) fn terminal_size() -> Option<(usize, usize)> {
     None
 }
 
@@ -246,9 +246,21 @@ mod tests {
 
     #[test]
     fn countdown_line_erases_and_counts() {
-        let line = countdown::line(899, false);
+        let line = countdown::line(899, false, None);
         assert!(line.starts_with(countdown::CLEAR_LINE), "{line:?}");
         assert!(line.contains("14m 59s left"), "{line:?}");
-        assert!(countdown::line(-3, false).contains(" 0s left"));
+        assert!(countdown::line(-3, false, None).contains(" 0s left"));
+    }
+
+    #[test]
+    fn countdown_line_fits_narrow_terminals() {
+        for columns in [80, 66, 40, 20, 5] {
+            let line = countdown::line(899, true, Some(columns));
+            let visible = line.trim_start_matches(countdown::CLEAR_LINE).replace("\x1b[1m", "").replace("\x1b[0m", "");
+            assert!(visible.contains("14m 59s left"), "{columns}: {line:?}");
+            assert!(visible.chars().count() < columns || columns < 15, "{columns}: {visible:?}");
+        }
+        let wide = countdown::line(899, false, Some(120));
+        assert!(wide.contains("(Ctrl-C to cancel)"), "{wide:?}");
     }
 }

@@ -71,11 +71,20 @@ impl Drop for Countdown {
     }
 }
 
-/// Renders the countdown line for `seconds_left`.
-pub fn line(seconds_left: i64, bold: bool) -> String {
+/// Renders the countdown line for `seconds_left`, in the longest wording
+/// that fits in `columns` (when known). A line that wrapped could not be
+/// erased by the next redraw, which would leave a copy on every second.
+pub fn line(seconds_left: i64, bold: bool, columns: Option<usize>) -> String {
     let left = human_duration(seconds_left.max(0));
-    let left = if bold { format!("\x1b[1m{left}\x1b[0m") } else { left };
-    format!("{CLEAR_LINE}Waiting for approval in the browser… {left} left (Ctrl-C to cancel)")
+    let wordings = [
+        format!("Waiting for approval in the browser… {left} left (Ctrl-C to cancel)"),
+        format!("Waiting for approval… {left} left"),
+        format!("{left} left"),
+    ];
+    let fits = |text: &String| columns.is_none_or(|columns| text.chars().count() < columns);
+    let chosen = wordings.iter().find(|text| fits(text)).unwrap_or(&wordings[2]);
+    let text = if bold { chosen.replacen(&left, &format!("\x1b[1m{left}\x1b[0m"), 1) } else { chosen.clone() };
+    format!("{CLEAR_LINE}{text}")
 }
 
 fn draw_until_stopped(shared: &(Mutex<State>, Condvar), bold: bool) {
@@ -84,7 +93,8 @@ fn draw_until_stopped(shared: &(Mutex<State>, Condvar), bold: bool) {
     while !guard.stopped {
         let left = guard.deadline.saturating_duration_since(Instant::now());
         let seconds = left.as_secs() as i64 + i64::from(left.subsec_nanos() > 0);
-        let _ = std::io::stderr().lock().write_all(line(seconds, bold).as_bytes());
+        let columns = super::terminal_size().map(|(columns, _)| columns);
+        let _ = std::io::stderr().lock().write_all(line(seconds, bold, columns).as_bytes());
         // Wake when the shown second has passed, so the display changes on time.
         let until_next = left
             .checked_sub(Duration::from_secs((seconds - 1).max(0) as u64))
