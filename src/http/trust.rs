@@ -137,8 +137,13 @@ fn read_extra(extra: &ExtraCa) -> Result<Vec<Certificate<'static>>, String> {
     let path = extra.path.display();
     let bytes = std::fs::read(&extra.path)
         .map_err(|e| format!("could not read the CA file `{path}` named by {}: {e}", extra.origin))?;
-    let certs = pem_certificates(&bytes)
-        .map_err(|e| format!("invalid CA file `{path}` named by {}: {e}", extra.origin))?;
+    let certs = pem_certificates(&bytes).map_err(|e| {
+        format!(
+            "invalid CA file `{path}` named by {}: a PEM section is damaged ({e}); \
+             every section must be intact, so fix or remove the damaged one",
+            extra.origin
+        )
+    })?;
     if certs.is_empty() {
         return Err(format!(
             "invalid CA file `{path}` named by {}: it contains no PEM certificate \
@@ -242,5 +247,16 @@ eaqhPXhAiXuzaQIgZ1hKlkmB87olZJkQ4apA7WE2wFN5URbmRsjrOJLOTXs=
         let extras = [ExtraCa { path: empty, origin: "`SSL_CERT_FILE`" }];
         let err = load_roots(&[], &extras).err().unwrap();
         assert!(err.contains("no PEM certificate"), "{err}");
+    }
+
+    #[test]
+    fn damaged_section_names_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let damaged = format!("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n{TEST_CA}");
+        let file = write(dir.path(), "damaged.pem", &damaged);
+        let extras = [ExtraCa { path: file, origin: "`--ca-file`" }];
+        let err = load_roots(&[], &extras).err().unwrap();
+        assert!(err.contains("a PEM section is damaged"), "{err}");
+        assert!(err.contains("fix or remove the damaged one"), "{err}");
     }
 }
