@@ -12,8 +12,9 @@ TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
 ifneq ($(findstring linux-gnu,$(TRIPLE)),)
 RELEASE_RUSTFLAGS := -C target-feature=+crt-static
 endif
-# The binary `install-files` copies; `install` builds it first.
-BINARY ?= target/$(TRIPLE)/release/biganimal-credential
+# The binary `install-files` copies; `install` builds it first. It follows
+# CARGO_TARGET_DIR, as cargo does.
+BINARY ?= $(or $(CARGO_TARGET_DIR),target)/$(TRIPLE)/release/biganimal-credential
 
 .PHONY: all build demo test test-emulator test-unit oidc-fixture bench install install-files clean fuzz fuzz-all
 
