@@ -137,8 +137,8 @@ impl Http {
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // Shorter than the whole request, so a hang before anything was
-            // sent ends as a connect timeout, which tells that the request
-            // never left this machine.
+            // sent ends as a connect timeout, which marks the request as
+            // never sent.
             .timeout_connect(Some(CONNECT_TIMEOUT.min(self.timeout.mul_f64(0.75))))
             .timeout_global(Some(self.timeout))
             .max_redirects(0)

@@ -7,7 +7,7 @@
 //! | `slow_down`                              | add 5 s to `interval` for good, poll again |
 //! | `expired_token`                          | stop: the code expired                   |
 //! | `access_denied`                          | stop: the person declined                |
-//! | no answer, 5xx, 429, `too_many_requests` or `temporarily_unavailable` | double `interval` (max 60 s, or as long as `Retry-After` asks), poll again |
+//! | timeout or other transport failure, 5xx, 429, `too_many_requests`, `temporarily_unavailable` | double `interval` (max 60 s, or as long as `Retry-After` asks), poll again |
 //! | any other OAuth error                    | stop with that error                     |
 //!
 //! The wait is counted from the previous response, and polling stops at the
@@ -113,7 +113,7 @@ pub fn poll_for_tokens(
 }
 
 /// Tells whether a failure other than `authorization_pending` and
-/// `slow_down` is worth another poll: no answer, a rate limit (Auth0 sends
+/// `slow_down` is worth another poll: a transport failure, a rate limit (Auth0 sends
 /// 429 with `too_many_requests`), a server error, or the OAuth code
 /// `temporarily_unavailable`.
 fn is_transient(error: &Error) -> bool {
