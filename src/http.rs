@@ -257,7 +257,9 @@ fn check_proxy_authority(url: &str) -> Result<(), String> {
     }
     let server = crate::protocol::server::ServerName::parse(server)
         .map_err(|_| "expected `http://HOST:PORT` with a host and a port from 1 to 65535".to_string())?;
-    if server.port == Some(0) {
+    // ureq would take a missing port as 80, curl as 1080; naming it avoids
+    // guessing which one the proxy listens on.
+    if matches!(server.port, None | Some(0)) {
         return Err("expected `http://HOST:PORT` with a host and a port from 1 to 65535".to_string());
     }
     Ok(())

@@ -246,6 +246,40 @@ fn logout_ends_both_keychain_copies() {
 }
 
 #[test]
+fn file_logout_ends_auto_copy() {
+    // `auto` with a D-Bus address but no Secret Service falls back to the
+    // file store and copies tokens into the kernel keyring; a logout
+    // through `--store file` uses the same files and must end that copy.
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("no-bus");
+    let address = format!("unix:path={}", socket.display());
+    let env = [("DBUS_SESSION_BUS_ADDRESS", address.as_str())];
+    let emulator = Emulator::start(&["--auto-approve", "--interval", "0.1", "--portal-token-ttl", "3600"]);
+    let helper = Helper::new(&emulator, "auto");
+    assert_eq!(helper.run_with(&["get", "--login", "always"], &env).code, 0);
+    assert_eq!(helper.run_with(&["get", "--login", "never"], &env).code, 0);
+
+    assert_eq!(helper.run_with(&["logout", "--store", "file"], &env).code, 0);
+    let after = helper.run_with(&["get", "--login", "never"], &env);
+    assert_eq!(after.code, 3, "{}", after.stderr);
+    assert!(after.stdout.is_empty());
+}
+
+#[test]
+fn credential_dir_spellings_share_copies() {
+    if !secret_service_available("credential_dir_spellings_share_copies") {
+        return;
+    }
+    let (_emulator, helper) = logged_in("keychain");
+    assert_eq!(helper.run(&["get", "--login", "never"]).code, 0);
+    let other_spelling = format!("{}/", helper.dir.path().display());
+    let logout = helper.run_with(&["logout"], &[("BIGANIMAL_CREDENTIAL_DIR", other_spelling.as_str())]);
+    assert_eq!(logout.code, 0, "{}", logout.stderr);
+    let after = helper.run(&["get", "--login", "never"]);
+    assert_eq!(after.code, 3, "{}", after.stderr);
+}
+
+#[test]
 fn absent_keychain_is_an_error_when_chosen() {
     let emulator = Emulator::start(&["--auto-approve", "--interval", "0.1"]);
     let helper = Helper::new(&emulator, "keychain");

@@ -252,6 +252,7 @@ fn invalid_proxy_is_reported_without_its_value() {
     for (value, why) in [
         ("http://127.0.0.1:99999", "a port from 1 to 65535"),
         ("http://127.0.0.1:+8080", "a port from 1 to 65535"),
+        ("http://127.0.0.1", "a port from 1 to 65535"),
         ("http://user:s3cret@:1", "with a host"),
         ("http://user:s3%zzcret@127.0.0.1:1", "`%25`"),
     ] {

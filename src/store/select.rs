@@ -34,7 +34,11 @@ pub fn open_credential_store(
         StoreKind::File | StoreKind::Keyutils => false,
     };
     if !uses_keychain {
-        return open(kind, state_dir, lock_dir, keychain_timeout).map(CredentialStore::new);
+        let backend = open(kind, state_dir, lock_dir, keychain_timeout)?;
+        return Ok(match kind {
+            StoreKind::Keyutils => CredentialStore::new(backend),
+            _ => with_removal_cache(backend),
+        });
     }
     if kind == StoreKind::Keychain && crate::config::non_empty_env("DBUS_SESSION_BUS_ADDRESS").is_none() {
         // Fail before any network request: this keychain cannot be reached.
@@ -58,6 +62,18 @@ fn with_cache(kind: StoreKind, backend: Box<dyn SecretStore>) -> CredentialStore
 
 #[cfg(not(target_os = "linux"))]
 fn with_cache(_kind: StoreKind, backend: Box<dyn SecretStore>) -> CredentialStore {
+    CredentialStore::new(backend)
+}
+
+/// Wraps the file store with a cache that only removes the other stores'
+/// copies (see [`super::token_cache`]).
+#[cfg(target_os = "linux")]
+fn with_removal_cache(backend: Box<dyn SecretStore>) -> CredentialStore {
+    CredentialStore::with_token_cache(backend, super::token_cache::TokenCache::open_for_removal("file"))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn with_removal_cache(backend: Box<dyn SecretStore>) -> CredentialStore {
     CredentialStore::new(backend)
 }
 

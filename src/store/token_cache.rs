@@ -15,17 +15,22 @@
 //! written, and copies left by earlier calls are removed as above.
 //!
 //! `--store auto` and `--store keychain` keep copies under separate
-//! namespaces, because `auto` may use the file store. Both may use the
-//! same Secret Service items, so every write or delete of a token through
-//! one also removes the other's copy. So `logout` with either store also
-//! ends what the other serves.
+//! namespaces, because `auto` may use the file store. `auto` may share its
+//! store of record with either of the others, so every write or delete of
+//! a token through `auto`, `keychain` or `file` removes the copies of the
+//! other two. So `logout` with any of them also ends what the others serve.
+//!
+//! NOTE: the namespaces are per `BIGANIMAL_CREDENTIAL_DIR`, while the
+//! Secret Service items are not. A logout with one directory leaves the
+//! keychain copy made under another directory until the token expires.
 
 use super::keyutils::KeyutilsStore;
 use super::SecretStore;
 use crate::log;
 
-/// Store names whose copies may come from the same Secret Service items.
-const SECRET_SERVICE_STORES: [&str; 2] = ["auto", "keychain"];
+/// Store names that may share a store of record: `auto` uses the Secret
+/// Service or the file store.
+const SHARING_STORES: [&str; 3] = ["auto", "keychain", "file"];
 
 /// The kernel-keyring copy of tokens.
 pub struct TokenCache {
@@ -42,20 +47,37 @@ pub struct TokenCache {
 
 impl TokenCache {
     /// Opens the cache for tokens of the store named `store`; `None` where
-    /// keyutils is blocked or the cache is turned off. Each
-    /// `BIGANIMAL_CREDENTIAL_DIR` gets its own namespace, because that
-    /// variable sets up a separate set of credentials (a container, a test).
+    /// keyutils is blocked. Each `BIGANIMAL_CREDENTIAL_DIR` (compared after
+    /// resolving symbolic links and `..`) gets its own namespace, because
+    /// that variable sets up a separate set of credentials (a container, a
+    /// test).
     pub fn open(store: &'static str) -> Option<TokenCache> {
         let setting = crate::config::non_empty_env("BIGANIMAL_KEYUTILS_CACHE");
         let enabled = !matches!(setting.as_deref(), Some("off" | "0" | "false" | "no"));
-        let dir = crate::config::non_empty_env("BIGANIMAL_CREDENTIAL_DIR");
+        TokenCache::open_with(store, enabled)
+    }
+
+    /// Opens the cache of the file store, which keeps no copies of its own
+    /// (reading a file costs what a copy would) but removes the `auto` and
+    /// `keychain` copies whenever it writes or deletes a token, because
+    /// `auto` may have used the same files.
+    pub fn open_for_removal(store: &'static str) -> Option<TokenCache> {
+        TokenCache::open_with(store, false)
+    }
+
+    fn open_with(store: &'static str, enabled: bool) -> Option<TokenCache> {
+        let dir = crate::config::non_empty_env("BIGANIMAL_CREDENTIAL_DIR").map(|dir| {
+            std::fs::canonicalize(&dir)
+                .map(|path| path.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| dir.trim_end_matches('/').to_string())
+        });
         let namespace_of = |name: &str| match &dir {
             Some(dir) => format!("{name}:{}", super::short_hash(dir)),
             None => name.to_string(),
         };
         let mut siblings = Vec::new();
-        if SECRET_SERVICE_STORES.contains(&store) {
-            for other in SECRET_SERVICE_STORES.iter().filter(|&&other| other != store) {
+        if SHARING_STORES.contains(&store) {
+            for other in SHARING_STORES.iter().filter(|&&other| other != store) {
                 siblings.push(namespace_of(other));
             }
         }
