@@ -160,10 +160,15 @@ fn keychain_sessions_open_one_at_a_time() {
     }
     let (_emulator, mut helper) = logged_in("keychain");
     helper.env.push(("BIGANIMAL_KEYUTILS_CACHE".to_string(), "off".to_string()));
+    // A runtime directory of this test's own, so that holding the lock
+    // does not stall the tests that run beside it.
+    let runtime = tempfile::tempdir().unwrap();
+    helper.env.push(("XDG_RUNTIME_DIR".to_string(), runtime.path().display().to_string()));
 
     // This test process acts as another helper process, which holds the
     // connection lock while it uses the Secret Service.
-    let path = helper.dir.path().join("locks").join("secret-service-connect.lock");
+    std::fs::create_dir(runtime.path().join("biganimal-credential")).unwrap();
+    let path = runtime.path().join("biganimal-credential").join("secret-service-connect.lock");
     let holder = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -14,14 +14,16 @@
 //! encryption on.
 //!
 //! Processes of this helper use the Secret Service one at a time: each
-//! store call opens a session of its own under a lock file in the lock
-//! directory, and closes it before the lock is released.
+//! store call opens a session of its own under a lock file in
+//! `$XDG_RUNTIME_DIR/biganimal-credential` (else the lock directory), and
+//! closes it before the lock is released.
 //! gnome-keyring-daemon registers each new client in an idle callback of
 //! its main loop. Public reports against versions up to 50 show it aborting
 //! when it handles a client's call without that registration, and 42.1
 //! aborted here in 3 of 39 runs of 64 processes reading the keychain
-//! while one deleted from it. With the lock, none of 30 such runs did. A
-//! call holds the lock for a few milliseconds.
+//! while one deleted from it. With the lock, none of 60 such runs did (30
+//! of them beside a second set of 64 processes). A call holds the lock for
+//! a few milliseconds.
 
 use super::{with_timeout_since, SecretStore, StoreError};
 use std::path::Path;
@@ -75,7 +77,7 @@ impl KeychainStore {
         );
         let store = KeychainStore {
             dh,
-            lock_dir: lock_dir.to_path_buf(),
+            lock_dir: connect_lock_dir(lock_dir),
             timeout,
         };
         store.run("connect to", |_| Ok(()))?;
@@ -105,6 +107,20 @@ impl KeychainStore {
             call(&service).map_err(|e| map_error(action, e))
         })
     }
+}
+
+/// Returns the directory of the connection lock: the per-user
+/// `$XDG_RUNTIME_DIR/biganimal-credential`, which belongs to the login
+/// session like its D-Bus session bus, so that processes with different
+/// `BIGANIMAL_CREDENTIAL_DIR` values still take turns at the one Secret
+/// Service. Without `XDG_RUNTIME_DIR` it is the lock directory.
+#[cfg(target_os = "linux")]
+fn connect_lock_dir(lock_dir: &Path) -> std::path::PathBuf {
+    crate::config::non_empty_env("XDG_RUNTIME_DIR")
+        .map(std::path::PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join("biganimal-credential"))
+        .unwrap_or_else(|| lock_dir.to_path_buf())
 }
 
 /// Takes the connection lock, waiting at most `timeout`. When the lock
