@@ -168,8 +168,22 @@ impl Http {
 
     /// Sends a form-encoded POST.
     pub fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<Reply, TransportError> {
+        self.post_form_within(url, form, None)
+    }
+
+    /// Sends a form-encoded POST that ends after `limit` when that is
+    /// shorter than the client's timeout.
+    pub fn post_form_within(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        limit: Option<Duration>,
+    ) -> Result<Reply, TransportError> {
         let (agent, via) = self.agent(url)?;
-        let request = agent.post(url).header("Accept", "application/json");
+        let mut request = agent.post(url).header("Accept", "application/json");
+        if let Some(limit) = limit.filter(|limit| *limit < self.timeout) {
+            request = request.config().timeout_global(Some(limit.max(Duration::from_millis(1)))).build();
+        }
         read_reply(url, via.as_deref(), request.send_form(form.iter().copied()))
     }
 

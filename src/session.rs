@@ -726,7 +726,7 @@ mod tests {
                 interval: 5.0,
             })
         }
-        fn poll_device_token(&self, _: &str, _: &str, _: &Secret) -> Result<TokenResponse, OAuthError> {
+        fn poll_device_token(&self, _: &str, _: &str, _: &Secret, _: Duration) -> Result<TokenResponse, OAuthError> {
             self.calls.borrow_mut().push("poll");
             let mut tokens = self.tokens();
             tokens.refresh_token = Some(Secret::new("rt-login"));

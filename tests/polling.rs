@@ -67,6 +67,21 @@ fn rate_limited_poll_keeps_polling() {
 }
 
 #[test]
+fn hung_poll_ends_at_code_expiry() {
+    let emulator = Emulator::start(&["--interval", "0.1", "--device-code-ttl", "2"]);
+    let helper = Helper::new(&emulator, "file");
+    // The first poll gets no answer; the code expires while it waits.
+    emulator.fault("/oauth/token", "timeout", 1);
+    let started = std::time::Instant::now();
+    let run = helper.run(&["get", "--login", "always", "--http-timeout", "20s"]);
+    let elapsed = started.elapsed();
+
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert!(elapsed < std::time::Duration::from_secs(8), "the poll outlived the 2 s code: {elapsed:?}");
+}
+
+#[test]
 fn denial_ends_with_exit_four() {
     let emulator = Emulator::start(&["--interval", "0.1"]);
     let helper = Helper::new(&emulator, "file");

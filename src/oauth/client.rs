@@ -66,16 +66,18 @@ impl HttpAuthServer {
         }
     }
 
+    /// Sends a token request, ending it after `limit` when given.
     fn token_request(
         &self,
         operation: &'static str,
         url: &str,
         form: &[(&str, &str)],
         secret: &Secret,
+        limit: Option<std::time::Duration>,
     ) -> Result<TokenResponse, Error> {
         let reply = self
             .http
-            .post_form(url, form)
+            .post_form_within(url, form, limit)
             .map_err(|source| Error::Transport { operation, source })?;
         let body = expect_success(operation, url, &reply, Some(secret))?;
         parse_token_response(operation, url, &body)
@@ -124,6 +126,7 @@ impl AuthServer for HttpAuthServer {
         issuer: &str,
         client_id: &str,
         device_code: &Secret,
+        time_left: std::time::Duration,
     ) -> Result<TokenResponse, Error> {
         let url = issuer_endpoint(issuer, "oauth/token");
         let form = [
@@ -131,7 +134,7 @@ impl AuthServer for HttpAuthServer {
             ("device_code", device_code.expose()),
             ("client_id", client_id),
         ];
-        self.token_request("device login", &url, &form, device_code)
+        self.token_request("device login", &url, &form, device_code, Some(time_left))
     }
 
     fn refresh(

@@ -11,7 +11,8 @@
 //! | any other OAuth error                    | stop with that error                     |
 //!
 //! The wait is counted from the previous response, and polling stops at the
-//! code's `expires_in` deadline whatever the server says. The decision is
+//! code's `expires_in` deadline whatever the server says; a poll still
+//! waiting for its answer then is cut off. The decision is
 //! made on the JSON `error` field, never on the HTTP status, because Auth0
 //! answers `authorization_pending` with 403 and `slow_down` with 429.
 
@@ -85,7 +86,14 @@ pub fn poll_for_tokens(
         on_wait((deadline - now).whole_seconds());
         clock.sleep(wait);
 
-        let error = match server.poll_device_token(issuer, client_id, &authorization.device_code) {
+        // The poll may not outlive the code: a slow answer would only be
+        // `expired_token` anyway.
+        let time_left = deadline - clock.now();
+        if !time_left.is_positive() {
+            return Err(DeviceLoginError::Expired);
+        }
+        let time_left = time_left.unsigned_abs();
+        let error = match server.poll_device_token(issuer, client_id, &authorization.device_code, time_left) {
             Ok(tokens) => return Ok(tokens),
             Err(error) => error,
         };
@@ -183,7 +191,7 @@ mod tests {
         ) -> Result<DeviceAuthorization, Error> {
             unreachable!("polling never requests a code")
         }
-        fn poll_device_token(&self, _: &str, _: &str, _: &Secret) -> Result<TokenResponse, Error> {
+        fn poll_device_token(&self, _: &str, _: &str, _: &Secret, _: Duration) -> Result<TokenResponse, Error> {
             *self.polls.borrow_mut() += 1;
             self.answers
                 .borrow_mut()

@@ -173,12 +173,15 @@ pub trait AuthServer {
         audience: &str,
     ) -> Result<DeviceAuthorization, Error>;
 
-    /// Polls `{issuer}/oauth/token` once with the device code grant.
+    /// Polls `{issuer}/oauth/token` once with the device code grant, giving
+    /// up after `time_left` (the device code's remaining lifetime) when
+    /// that is shorter than the usual request timeout.
     fn poll_device_token(
         &self,
         issuer: &str,
         client_id: &str,
         device_code: &Secret,
+        time_left: std::time::Duration,
     ) -> Result<TokenResponse, Error>;
 
     /// Exchanges a refresh token at `{issuer}/oauth/token`. Sent once: a
