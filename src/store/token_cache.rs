@@ -12,7 +12,8 @@
 //! write here removes the copy, so the cache can be missing an entry but
 //! never serves an older token than the store of record after a write.
 //! `BIGANIMAL_KEYUTILS_CACHE=off` turns the cache off: no copy is read or
-//! written, and copies left by earlier calls are removed as above.
+//! written, and copies left by earlier calls are removed whenever a token
+//! is written or deleted.
 //!
 //! `--store auto` and `--store keychain` keep copies under separate
 //! namespaces, because `auto` may use the file store. `auto` may share its
@@ -34,78 +35,55 @@ const SHARING_STORES: [&str; 3] = ["auto", "keychain", "file"];
 
 /// The kernel-keyring copy of tokens.
 pub struct TokenCache {
+    store: &'static str,
+    /// False with `BIGANIMAL_KEYUTILS_CACHE=off` and for the file store: no
+    /// copy is read or written, but copies that other stores or earlier
+    /// calls left are still removed wherever the store of record changes,
+    /// so that a later call never serves a token this call logged out of.
+    enabled: bool,
+    /// The keyring and names, set up on first use, so that a call that
+    /// never touches a copy (a file-store read) makes no keyutils call.
+    opened: std::sync::OnceLock<Option<Opened>>,
+}
+
+/// The parts of a [`TokenCache`] that need system calls to set up.
+struct Opened {
     keyring: KeyutilsStore,
     namespace: String,
     /// Namespaces of the other stores that may share the store of record.
     siblings: Vec<String>,
-    /// False with `BIGANIMAL_KEYUTILS_CACHE=off`: no copy is read or
-    /// written, but copies that earlier calls left are still removed
-    /// wherever the store of record changes, so that a later call with
-    /// the cache on never serves a token this call logged out of.
-    enabled: bool,
 }
 
 impl TokenCache {
-    /// Opens the cache for tokens of the store named `store`; `None` where
-    /// keyutils is blocked. Each `BIGANIMAL_CREDENTIAL_DIR` (compared after
-    /// resolving symbolic links and `..`) gets its own namespace, because
-    /// that variable sets up a separate set of credentials (a container, a
-    /// test).
+    /// Returns the cache for tokens of the store named `store`. Each
+    /// `BIGANIMAL_CREDENTIAL_DIR` (compared after resolving symbolic links
+    /// and `..`) gets its own namespace, because that variable sets up a
+    /// separate set of credentials (a container, a test).
     pub fn open(store: &'static str) -> Option<TokenCache> {
         let setting = crate::config::non_empty_env("BIGANIMAL_KEYUTILS_CACHE");
         let enabled = !matches!(setting.as_deref(), Some("off" | "0" | "false" | "no"));
-        TokenCache::open_with(store, enabled)
+        Some(TokenCache::new(store, enabled))
     }
 
-    /// Opens the cache of the file store, which keeps no copies of its own
+    /// Returns the cache of the file store, which keeps no copies of its own
     /// (reading a file costs what a copy would) but removes the `auto` and
     /// `keychain` copies whenever it writes or deletes a token, because
     /// `auto` may have used the same files.
     pub fn open_for_removal(store: &'static str) -> Option<TokenCache> {
-        TokenCache::open_with(store, false)
+        Some(TokenCache::new(store, false))
     }
 
-    fn open_with(store: &'static str, enabled: bool) -> Option<TokenCache> {
-        let dir = crate::config::non_empty_env("BIGANIMAL_CREDENTIAL_DIR").map(|dir| {
-            std::fs::canonicalize(&dir)
-                .map(|path| path.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| dir.trim_end_matches('/').to_string())
-        });
-        let namespace_of = |name: &str| match &dir {
-            Some(dir) => format!("{name}:{}", super::short_hash(dir)),
-            None => name.to_string(),
-        };
-        let mut siblings = Vec::new();
-        if SHARING_STORES.contains(&store) {
-            for other in SHARING_STORES.iter().filter(|&&other| other != store) {
-                siblings.push(namespace_of(other));
-            }
-        }
-        let namespace = namespace_of(store);
-        match KeyutilsStore::open() {
-            Ok(keyring) => Some(TokenCache {
-                keyring,
-                namespace,
-                siblings,
-                enabled,
-            }),
-            Err(e) => {
-                log::info(&format!("the keyutils token cache is not used: {e}"));
-                None
-            }
+    fn new(store: &'static str, enabled: bool) -> TokenCache {
+        TokenCache {
+            store,
+            enabled,
+            opened: std::sync::OnceLock::new(),
         }
     }
 
-    fn entry(&self, key: &str) -> String {
-        entry_name(&self.namespace, key)
-    }
-
-    /// Removes the sibling stores' copies, which may now be older than the
-    /// store of record.
-    fn delete_siblings(&self, key: &str) {
-        for sibling in &self.siblings {
-            let _ = self.keyring.delete(&entry_name(sibling, key));
-        }
+    /// Opens the keyring on first use; `None` where keyutils is blocked.
+    fn opened(&self) -> Option<&Opened> {
+        self.opened.get_or_init(|| open_keyring(self.store)).as_ref()
     }
 
     /// Returns the cached copy, or `None` on a miss or any error.
@@ -113,27 +91,71 @@ impl TokenCache {
         if !self.enabled {
             return None;
         }
-        self.keyring.get(&self.entry(key)).ok().flatten()
+        let opened = self.opened()?;
+        opened.keyring.get(&entry_name(&opened.namespace, key)).ok().flatten()
     }
 
     /// Stores a copy that the kernel drops after `lifetime_seconds`.
     pub fn set(&self, key: &str, value: &str, lifetime_seconds: i64) {
-        let entry = self.entry(key);
-        if !self.enabled || lifetime_seconds <= 0 {
+        if !self.enabled {
+            return;
+        }
+        let Some(opened) = self.opened() else {
+            return;
+        };
+        if lifetime_seconds <= 0 {
             self.delete(key);
             return;
         }
-        if let Err(e) = self.keyring.set_with_timeout(&entry, value, lifetime_seconds as u64) {
+        let entry = entry_name(&opened.namespace, key);
+        if let Err(e) = opened.keyring.set_with_timeout(&entry, value, lifetime_seconds as u64) {
             log::info(&format!("could not update the keyutils token cache: {e}"));
             self.delete(key);
         }
     }
 
-    /// Removes the copy, and the sibling stores' copies.
+    /// Removes the copy, and the sibling stores' copies, which may now be
+    /// older than the store of record.
     pub fn delete(&self, key: &str) {
-        let _ = self.keyring.delete(&self.entry(key));
-        self.delete_siblings(key);
+        let Some(opened) = self.opened() else {
+            return;
+        };
+        let _ = opened.keyring.delete(&entry_name(&opened.namespace, key));
+        for sibling in &opened.siblings {
+            let _ = opened.keyring.delete(&entry_name(sibling, key));
+        }
     }
+}
+
+/// Opens the user keyring and works out the namespaces of `store`.
+fn open_keyring(store: &'static str) -> Option<Opened> {
+    let keyring = match KeyutilsStore::open() {
+        Ok(keyring) => keyring,
+        Err(e) => {
+            log::info(&format!("the keyutils token cache is not used: {e}"));
+            return None;
+        }
+    };
+    let dir = crate::config::non_empty_env("BIGANIMAL_CREDENTIAL_DIR").map(|dir| {
+        std::fs::canonicalize(&dir)
+            .map(|path| path.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| dir.trim_end_matches('/').to_string())
+    });
+    let namespace_of = |name: &str| match &dir {
+        Some(dir) => format!("{name}:{}", super::short_hash(dir)),
+        None => name.to_string(),
+    };
+    let mut siblings = Vec::new();
+    if SHARING_STORES.contains(&store) {
+        for other in SHARING_STORES.iter().filter(|&&other| other != store) {
+            siblings.push(namespace_of(other));
+        }
+    }
+    Some(Opened {
+        keyring,
+        namespace: namespace_of(store),
+        siblings,
+    })
 }
 
 fn entry_name(namespace: &str, key: &str) -> String {
