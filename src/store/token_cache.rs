@@ -36,10 +36,10 @@ const SHARING_STORES: [&str; 3] = ["auto", "keychain", "file"];
 /// The kernel-keyring copy of tokens.
 pub struct TokenCache {
     store: &'static str,
-    /// False with `BIGANIMAL_KEYUTILS_CACHE=off` and for the file store: no
-    /// copy is read or written, but copies that other stores or earlier
-    /// calls left are still removed wherever the store of record changes,
-    /// so that a later call never serves a token this call logged out of.
+    /// False with `BIGANIMAL_KEYUTILS_CACHE=off` and for the file store.
+    /// Then no copy is read or written, but copies that other stores or
+    /// earlier calls left are still removed when a token is written or
+    /// deleted. So a later call never serves a token this call logged out of.
     enabled: bool,
     /// The keyring and names, set up on first use, so that a call that
     /// never touches a copy (a file-store read) makes no keyutils call.
@@ -65,9 +65,9 @@ impl TokenCache {
         Some(TokenCache::new(store, enabled))
     }
 
-    /// Returns the cache of the file store, which keeps no copies of its own
-    /// (reading a file costs what a copy would) but removes the `auto` and
-    /// `keychain` copies whenever it writes or deletes a token, because
+    /// Returns the cache of the file store. It keeps no copies of its own,
+    /// since reading a file costs what a copy would. It removes the `auto`
+    /// and `keychain` copies whenever it writes or deletes a token, because
     /// `auto` may have used the same files.
     pub fn open_for_removal(store: &'static str) -> Option<TokenCache> {
         Some(TokenCache::new(store, false))
