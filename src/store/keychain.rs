@@ -16,7 +16,8 @@
 //! Processes of this helper use the Secret Service one at a time: each
 //! store call opens a session of its own under a lock file in
 //! `$XDG_RUNTIME_DIR/biganimal-credential` (else the lock directory), and
-//! closes it before the lock is released.
+//! closes it before the lock is released. The first call uses the session
+//! that opening the store made to check that the keychain responds.
 //! gnome-keyring-daemon registers each new client in an idle callback of
 //! its main loop. Public reports against versions up to 50 show it aborting
 //! when it handles a client's call without that registration, and 42.1
@@ -46,6 +47,18 @@ pub struct KeychainStore {
     #[cfg(target_os = "linux")]
     lock_dir: std::path::PathBuf,
     timeout: Duration,
+    /// The session `connect` opened to check the keychain, kept with its
+    /// lock for the first call, so that call does not open a second one.
+    #[cfg(target_os = "linux")]
+    first: std::sync::Mutex<Option<Session>>,
+}
+
+/// An open Secret Service session and the connection lock it holds. The
+/// fields drop in order: the session closes before the lock is released.
+#[cfg(target_os = "linux")]
+struct Session {
+    service: SecretService,
+    _lock: Option<crate::store::lock::LockGuard>,
 }
 
 fn unavailable(detail: String) -> StoreError {
@@ -60,8 +73,8 @@ fn unavailable(detail: String) -> StoreError {
 #[cfg(target_os = "linux")]
 impl KeychainStore {
     /// Checks within `timeout` that a Secret Service responds, and returns
-    /// the store. Each later call opens its own session under the lock
-    /// file in `lock_dir`.
+    /// the store, which keeps that session (and the connection lock) for
+    /// its first call. Each later call opens its own session under the lock.
     ///
     /// Fails with [`StoreError::unavailable`] set when this machine has no
     /// keychain to talk to (no D-Bus session, or no Secret Service on it).
@@ -79,24 +92,19 @@ impl KeychainStore {
             dh,
             lock_dir: connect_lock_dir(lock_dir),
             timeout,
+            first: std::sync::Mutex::new(None),
         };
-        store.run("connect to", |_| Ok(()))?;
+        let session = store.open_session("connect to", std::time::Instant::now())?;
+        *store.first.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(session);
         Ok(store)
     }
 
-    /// Runs `call` in a session of its own on a helper thread, within the
-    /// timeout, holding the connection lock from before the session opens
-    /// until it is closed.
-    fn run<T: Send + 'static>(
-        &self,
-        action: &'static str,
-        call: impl FnOnce(&SecretService) -> Result<T, ServiceError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let started = std::time::Instant::now();
-        let gate = connect_lock(&self.lock_dir, self.timeout)?;
+    /// Takes the connection lock and opens a session, within what is left
+    /// of the timeout that began at `started`.
+    fn open_session(&self, action: &'static str, started: std::time::Instant) -> Result<Session, StoreError> {
+        let lock = connect_lock(&self.lock_dir, self.timeout)?;
         let encryption = if self.dh { EncryptionType::Dh } else { EncryptionType::Plain };
         with_timeout_since(NAME, action, self.timeout, started, move || {
-            let _gate = gate;
             let service = SecretService::connect(encryption).map_err(|e| {
                 if stopped_answering(&e) {
                     map_error("connect to", e)
@@ -104,7 +112,26 @@ impl KeychainStore {
                     unavailable(format!("no Secret Service answered on the D-Bus session: {e}"))
                 }
             })?;
-            call(&service).map_err(|e| map_error(action, e))
+            Ok(Session { service, _lock: lock })
+        })
+    }
+
+    /// Runs `call` on a helper thread within the timeout, in the session
+    /// `connect` left open or else in a new one, and closes that session
+    /// and releases its lock afterwards.
+    fn run<T: Send + 'static>(
+        &self,
+        action: &'static str,
+        call: impl FnOnce(&SecretService) -> Result<T, ServiceError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let started = std::time::Instant::now();
+        let first = self.first.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let session = match first {
+            Some(session) => session,
+            None => self.open_session(action, started)?,
+        };
+        with_timeout_since(NAME, action, self.timeout, started, move || {
+            call(&session.service).map_err(|e| map_error(action, e))
         })
     }
 }
