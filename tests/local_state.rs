@@ -253,8 +253,8 @@ fn logout_ends_both_keychain_copies() {
 #[test]
 fn file_logout_ends_auto_copy() {
     // `auto` with a D-Bus address but no Secret Service falls back to the
-    // file store and copies tokens into the kernel keyring; a logout
-    // through `--store file` uses the same files and must end that copy.
+    // file store and copies tokens into the kernel keyring. A logout
+    // through `--store file` uses the same files, so it must end that copy.
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("no-bus");
     let address = format!("unix:path={}", socket.display());

@@ -289,7 +289,7 @@ fn silent_proxy_keeps_refresh_token() {
     let token = helper.run(&["get", "--login", "always", "--ca-file", &ca_file]).exec_token();
     emulator.reset_stats();
 
-    // A proxy that accepts connections and never answers the CONNECT.
+    // A proxy that accepts connections and never replies to the CONNECT.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let proxy_url = format!("http://{}", silent.local_addr().unwrap());
     let renewal = helper.run_with(

@@ -70,7 +70,7 @@ fn rate_limited_poll_keeps_polling() {
 fn hung_poll_ends_at_code_expiry() {
     let emulator = Emulator::start(&["--interval", "0.1", "--device-code-ttl", "2"]);
     let helper = Helper::new(&emulator, "file");
-    // The first poll gets no answer; the code expires while it waits.
+    // The first poll gets no response, and the code expires while it waits.
     emulator.fault("/oauth/token", "timeout", 1);
     let started = std::time::Instant::now();
     let run = helper.run(&["get", "--login", "always", "--http-timeout", "20s"]);

@@ -18,8 +18,8 @@ pub struct CallerArgs {
 
     /// When a device login may start: `auto` only when stderr is a
     /// terminal (for git, also only when `GIT_TERMINAL_PROMPT` allows
-    /// prompts), `never`, or `always`. Without a login, git gets no answer
-    /// and exit code 0, so it moves on; docker gets exit code 1.
+    /// prompts), `never`, or `always`. Without a login, git gets no
+    /// credential and exit code 0, so it moves on; docker gets exit code 1.
     #[arg(long, env = "BIGANIMAL_LOGIN", value_enum, default_value_t = LoginMode::Auto)]
     pub login: LoginMode,
 }

@@ -7,12 +7,12 @@
 //! | `slow_down`                              | add 5 s to `interval` for good, poll again |
 //! | `expired_token`                          | stop: the code expired                   |
 //! | `access_denied`                          | stop: the person declined                |
-//! | timeout or other transport failure, 5xx, 429, `too_many_requests`, `temporarily_unavailable` | double `interval` (max 60 s, or as long as `Retry-After` asks), poll again |
+//! | timeout or other transport failure, 5xx, 429, `too_many_requests`, `temporarily_unavailable` | double `interval` (max 60 s, or the `Retry-After` wait when longer), poll again |
 //! | any other OAuth error                    | stop with that error                     |
 //!
 //! The wait is counted from the previous response, and polling stops at the
-//! code's `expires_in` deadline whatever the server says; a poll still
-//! waiting for its answer then is cut off. The decision is
+//! code's `expires_in` deadline whatever the server returns. A poll still
+//! waiting for its response at that deadline is cut off. The decision is
 //! made on the JSON `error` field, never on the HTTP status, because Auth0
 //! answers `authorization_pending` with 403 and `slow_down` with 429.
 
@@ -86,8 +86,8 @@ pub fn poll_for_tokens(
         on_wait((deadline - now).whole_seconds());
         clock.sleep(wait);
 
-        // The poll may not outlive the code: a slow answer would only be
-        // `expired_token` anyway.
+        // The poll may not outlive the code, because a late response could
+        // only be `expired_token`.
         let time_left = deadline - clock.now();
         if !time_left.is_positive() {
             return Err(DeviceLoginError::Expired);

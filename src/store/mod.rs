@@ -76,8 +76,11 @@ impl CredentialStore {
 
     /// Wraps a backend with a kernel-keyring copy of tokens in front of it.
     #[cfg(target_os = "linux")]
-    pub fn with_token_cache(backend: Box<dyn SecretStore>, cache: Option<token_cache::TokenCache>) -> Self {
-        CredentialStore { backend, cache }
+    pub fn with_token_cache(backend: Box<dyn SecretStore>, cache: token_cache::TokenCache) -> Self {
+        CredentialStore {
+            backend,
+            cache: Some(cache),
+        }
     }
 
     /// Returns the backend's name.
@@ -244,22 +247,12 @@ pub fn short_hash(text: &str) -> String {
     format!("{hash:016x}")
 }
 
-/// Runs a store call on a helper thread and gives up after `timeout`.
+/// Runs a store call on a helper thread and gives up when `timeout`,
+/// counted from `started`, has passed.
 ///
 /// A locked keychain can wait forever on an unlock prompt; the abandoned
 /// thread ends with the process.
 pub fn with_timeout<T: Send + 'static>(
-    store: &'static str,
-    action: &'static str,
-    timeout: Duration,
-    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    with_timeout_since(store, action, timeout, std::time::Instant::now(), call)
-}
-
-/// Like [`with_timeout`], for a `timeout` that began at `started`: the call
-/// gets what is left of it.
-pub fn with_timeout_since<T: Send + 'static>(
     store: &'static str,
     action: &'static str,
     timeout: Duration,
@@ -304,7 +297,7 @@ mod tests {
 
     #[test]
     fn timeout_reports_slow_call() {
-        let err = with_timeout("test", "read", Duration::from_millis(20), || {
+        let err = with_timeout("test", "read", Duration::from_millis(20), std::time::Instant::now(), || {
             std::thread::sleep(Duration::from_secs(5));
             Ok(())
         })

@@ -59,18 +59,18 @@ impl TokenCache {
     /// `BIGANIMAL_CREDENTIAL_DIR` (compared after resolving symbolic links
     /// and `..`) gets its own namespace, because that variable sets up a
     /// separate set of credentials (a container, a test).
-    pub fn open(store: &'static str) -> Option<TokenCache> {
+    pub fn open(store: &'static str) -> TokenCache {
         let setting = crate::config::non_empty_env("BIGANIMAL_KEYUTILS_CACHE");
         let enabled = !matches!(setting.as_deref(), Some("off" | "0" | "false" | "no"));
-        Some(TokenCache::new(store, enabled))
+        TokenCache::new(store, enabled)
     }
 
     /// Returns the cache of the file store. It keeps no copies of its own,
     /// since reading a file costs what a copy would. It removes the `auto`
     /// and `keychain` copies whenever it writes or deletes a token, because
     /// `auto` may have used the same files.
-    pub fn open_for_removal(store: &'static str) -> Option<TokenCache> {
-        Some(TokenCache::new(store, false))
+    pub fn open_for_removal(store: &'static str) -> TokenCache {
+        TokenCache::new(store, false)
     }
 
     fn new(store: &'static str, enabled: bool) -> TokenCache {
